@@ -1,0 +1,61 @@
+"""tfaip_core: dataclass-parameterised scenario training for TensorFlow 2 / Keras 3.
+
+The public API is re-exported here. Names are resolved lazily, so importing a params class
+(`from tfaip_core import DataBaseParams`) does not load TensorFlow.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any, Dict
+
+__version__ = "0.1.0"
+
+_EXPORTS: Dict[str, str] = {
+    # errors
+    "TfaipError": "tfaip_core.errors",
+    "ConfigError": "tfaip_core.errors",
+    "DataError": "tfaip_core.errors",
+    "CheckpointError": "tfaip_core.errors",
+    # data
+    "Sample": "tfaip_core.data.sample",
+    "PipelineMode": "tfaip_core.data.sample",
+    "DataBaseParams": "tfaip_core.data.params",
+    "DataPipelineParams": "tfaip_core.data.params",
+    "DataBase": "tfaip_core.data.data_base",
+    "DataGenerator": "tfaip_core.data.generator",
+    "ListDataGenerator": "tfaip_core.data.generator",
+    # model
+    "ModelBaseParams": "tfaip_core.model.params",
+    "GraphBaseParams": "tfaip_core.model.params",
+    "ModelBase": "tfaip_core.model.model_base",
+    "MetricDefinition": "tfaip_core.model.model_base",
+    "GraphBase": "tfaip_core.model.graph_base",
+    # evaluator
+    "EvaluatorBaseParams": "tfaip_core.evaluator.params",
+    "EvaluatorBase": "tfaip_core.evaluator.evaluator_base",
+    # scenario
+    "ScenarioBaseParams": "tfaip_core.scenario.params",
+    "ScenarioBase": "tfaip_core.scenario.scenario_base",
+    "locate_scenario": "tfaip_core.scenario.locate",
+    # trainer
+    "TrainerParams": "tfaip_core.trainer.params",
+    "Trainer": "tfaip_core.trainer.trainer",
+    "Callback": "tfaip_core.trainer.callbacks.base",
+    "DeviceParams": "tfaip_core.device.params",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'tfaip_core' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list:
+    return sorted(list(globals()) + __all__)

@@ -1,0 +1,1 @@
+"""Handwritten-digit classification: the tutorial scenario (see `scenarios.tutorial.scenario`)."""

@@ -1,0 +1,39 @@
+"""Tutorial: handwritten-digit classification with an MLP or a CNN.
+
+Runs offline on scikit-learn's bundled 8x8 digits (1797 images; 1438 train / 359 validation,
+a fixed split). Train with:
+
+    tfaip-train scenarios.tutorial --trainer.output_dir runs/tutorial
+
+Expected: about 97% validation accuracy (>= 95%) after the default 15 epochs, in about
+30 seconds on 2 CPU cores (most of it TensorFlow start-up and two exports). Other graphs:
+
+    tfaip-train scenarios.tutorial --trainer.output_dir runs/cnn --model.graph CNN --model.graph.filters 8 16
+
+MNIST / Fashion-MNIST (downloaded once through keras.datasets): `--data.dataset mnist`.
+"""
+
+from __future__ import annotations
+
+from scenarios.tutorial.data import PIXEL_MAX, TutorialData
+from scenarios.tutorial.model import TutorialEvaluator, TutorialModel
+from scenarios.tutorial.params import TutorialScenarioParams
+from tfaip_core import ScenarioBase, TrainerParams
+
+
+class TutorialScenario(ScenarioBase[TutorialScenarioParams]):
+    params_cls = TutorialScenarioParams
+    data_cls = TutorialData
+    model_cls = TutorialModel
+    evaluator_cls = TutorialEvaluator
+
+    @classmethod
+    def default_trainer_params(cls) -> TrainerParams:
+        params = super().default_trainer_params()
+        params.epochs = 15
+        params.train.batch_size = 32
+        params.val.batch_size = 128
+        return params
+
+    def create_model(self) -> TutorialModel:
+        return TutorialModel(self.params.model, pixel_max=PIXEL_MAX[self.params.data.dataset])

@@ -1,0 +1,50 @@
+"""Turn `DeviceParams` into a `tf.distribute` strategy."""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+from tfaip_core.device.params import DeviceParams
+from tfaip_core.util.logging import logger
+
+log = logger("device")
+
+
+def create_strategy(params: DeviceParams) -> tf.distribute.Strategy:
+    """Configure the visible devices and return the strategy the trainer runs its steps in."""
+    params.validate()
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus and params.gpus:
+        selected = [gpus[i] for i in params.gpus if i < len(gpus)]
+        tf.config.set_visible_devices(selected, "GPU")
+        gpus = selected
+    for gpu in gpus:
+        try:
+            tf.config.experimental.set_memory_growth(gpu, True)
+        except RuntimeError:  # already initialised: keep the existing configuration
+            pass
+    tf.config.set_soft_device_placement(params.soft_device_placement)
+    if params.dist_strategy == "mirror":
+        strategy: tf.distribute.Strategy = tf.distribute.MirroredStrategy()
+    elif params.dist_strategy == "multi_worker":
+        strategy = tf.distribute.MultiWorkerMirroredStrategy()
+    else:
+        strategy = tf.distribute.get_strategy()
+    log.info(
+        "Devices: %d GPU(s); strategy %s with %d replica(s)",
+        len(gpus),
+        type(strategy).__name__,
+        strategy.num_replicas_in_sync,
+    )
+    return strategy
+
+
+def is_chief(strategy: tf.distribute.Strategy) -> bool:
+    """Whether this worker writes files (always true except for non-chief multi-worker replicas)."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not getattr(resolver, "cluster_spec", None):
+        return True
+    task_type, task_id = resolver.task_type, resolver.task_id
+    if task_type is None or not resolver.cluster_spec().as_dict():
+        return True
+    return task_type == "chief" or (task_type == "worker" and task_id == 0 and "chief" not in resolver.cluster_spec().as_dict())

@@ -1,0 +1,131 @@
+"""What every command-line program shares: flag parsing into params, and one-line errors.
+
+paiargparse raises raw exceptions (or prints argparse usage) on bad input; `parse_params`
+turns each into a `ConfigError` whose message names the culprit and the fix, and
+`run_cli` prints it as one line with exit status 2.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import traceback
+from typing import Any, Callable, List, Optional, Sequence, TypeVar
+
+from paiargparse import PAIArgumentParser
+from paiargparse.dataclass_parser import InvalidChoiceError, PAIDataClassArgumentParser, RequiredArgumentError, UnknownArgumentError
+
+from tfaip_core.errors import ConfigError, TfaipError
+
+T = TypeVar("T")
+EXIT_USAGE = 2
+
+
+class _DataClassParser(PAIDataClassArgumentParser):
+    def error(self, message: str) -> Any:  # argparse would print usage and exit
+        raise ConfigError(message)
+
+
+class FlagParser(PAIArgumentParser):
+    """A `PAIArgumentParser` that raises `ConfigError` instead of printing usage or tracebacks."""
+
+    def _data_class_argument_parser_cls(self) -> type:
+        return _DataClassParser
+
+    def error(self, message: str) -> Any:
+        raise ConfigError(message)
+
+
+def parse_params(prog: str, argv: Sequence[str], default: T, root: str = "trainer", description: str = "") -> T:
+    """Parse `argv` into a copy of the params dataclass `default` (flags override its values).
+
+    Raises:
+        ConfigError: unknown flag, bad value, unknown choice ... with the culprit named.
+    """
+    argv = list(argv)
+    parser = FlagParser(prog=prog, description=description, add_show=False)
+    parser.add_root_argument(root, type(default), default=default)
+    try:
+        namespace = parser.parse_args(argv)
+    except ConfigError as e:
+        raise ConfigError(_argparse_message(str(e))) from None
+    except UnknownArgumentError as e:
+        raise ConfigError(_unknown_flag_message(str(e))) from None
+    except (RequiredArgumentError, InvalidChoiceError) as e:
+        raise ConfigError(str(e).splitlines()[0]) from None
+    except (ValueError, TypeError, KeyError, AttributeError) as e:
+        raise ConfigError(_value_error_message(e, argv)) from None
+    return getattr(namespace, root)
+
+
+def _argparse_message(message: str) -> str:
+    return message.replace("argument ", "", 1).strip()
+
+
+def _unknown_flag_message(message: str) -> str:
+    """'Unknown Arguments --x 1. Possible alternatives:\\n\\t--x ==> --a, --b' -> one line."""
+    parts = []
+    for line in message.splitlines()[1:]:
+        flag, _, alternatives = line.strip().partition(" ==> ")
+        if flag.startswith("--"):
+            parts.append(f"unknown flag {flag} (closest valid flags: {alternatives})")
+    if not parts:
+        first = message.splitlines()[0]
+        return first.replace("Unknown Arguments", "unexpected arguments:").rstrip(".") + ". Fix: see --help."
+    return "; ".join(parts) + ". Fix: check the spelling, or see --help for all flags."
+
+
+def _value_error_message(error: Exception, argv: List[str]) -> str:
+    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    choice = re.match(r"Invalid module and class name (\S+)\. Must be .* or in \[(.*)\]", text)
+    if choice:
+        value = choice.group(1)
+        names = [n.strip(" '\"") for n in choice.group(2).split(",")]
+        valid = [n for n in names if not n.endswith("Params")] or names
+        return f"{_flag_before(argv, value) or 'a choice flag'}: unknown choice {value!r}; valid choices: {', '.join(valid)}."
+    quoted = re.search(r"'([^']*)'\s*$", text) or re.search(r": (\S+)$", text)
+    if quoted:
+        value = quoted.group(1)
+        flag = _flag_before(argv, value)
+        if flag:
+            kind = "a number" if "float" in text else "an integer" if "int()" in text else "a valid value"
+            return f"{flag}: invalid value {value!r}; expected {kind}. Fix: correct the value of {flag}."
+    return f"invalid flags ({type(error).__name__}: {text}). Fix: see --help."
+
+
+def _flag_before(argv: List[str], value: str) -> Optional[str]:
+    """The flag whose value list contains `value` (`--a.b value` or `--a.b=value`)."""
+    flag = None
+    for token in argv:
+        if token.startswith("--"):
+            name, eq, inline = token.partition("=")
+            flag = name
+            if eq and inline == value:
+                return name
+        elif token == value and flag:
+            return flag
+    return None
+
+
+def run_cli(prog: str, main: Callable[[], Optional[int]]) -> int:
+    """Run `main`, turning framework errors into one line on stderr (exit 2 for usage errors)."""
+    try:
+        return main() or 0
+    except ConfigError as e:
+        print(f"{prog}: error: {_one_line(e)}", file=sys.stderr)
+        return EXIT_USAGE
+    except TfaipError as e:
+        print(f"{prog}: error: {_one_line(e)}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130
+    except SystemExit as e:
+        return int(e.code) if isinstance(e.code, int) else (0 if e.code is None else 1)
+    except Exception:
+        traceback.print_exc()
+        return 1
+
+
+def _one_line(error: Exception) -> str:
+    return " ".join(str(error).split())

@@ -1,0 +1,52 @@
+"""`tfaip-train SCENARIO [flags]`: train a scenario from scratch.
+
+Runs as a console script and as a plain file (`python tfaip_core/scripts/train.py scenarios.tutorial ...`)
+so that it can be debugged in an IDE.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import List, Optional
+
+if __package__ in (None, ""):  # run as a file: make the repository importable
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+
+from tfaip_core.util.logging import quiet_tensorflow  # noqa: E402
+
+PROG = "tfaip-train"
+USAGE = f"""usage: {PROG} SCENARIO --trainer.output_dir DIR [flags]
+
+Train a scenario. SCENARIO is a module (scenarios.tutorial), a file (scenarios/tutorial/scenario.py)
+or module:Class. `{PROG} SCENARIO --help` lists every flag of that scenario with its default."""
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    from tfaip_core.scripts.cli import run_cli
+
+    args = sys.argv[1:] if argv is None else argv
+    return run_cli(PROG, lambda: _train(args))
+
+
+def _train(args: List[str]) -> int:
+    from tfaip_core.errors import ConfigError
+
+    if not args or args[0] in ("-h", "--help"):
+        print(USAGE)
+        return 0 if args else 2
+    if args[0].startswith("-"):
+        raise ConfigError(f"the first argument must be the SCENARIO; got the flag {args[0]}. Fix: {PROG} SCENARIO [flags].")
+    quiet_tensorflow()
+    from tfaip_core.scenario.locate import locate_scenario
+    from tfaip_core.scripts.cli import parse_params
+    from tfaip_core.trainer.run import train
+
+    scenario_cls = locate_scenario(args[0])
+    params = parse_params(PROG, args[1:], scenario_cls.default_trainer_params(), description=USAGE)
+    train(scenario_cls, params)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

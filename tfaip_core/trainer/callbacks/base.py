@@ -1,0 +1,86 @@
+"""`Callback` with Keras hook names, and `CallbackList` that calls them in order."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Dict, List, Optional
+
+if TYPE_CHECKING:
+    from tfaip_core.trainer.trainer import Trainer
+
+Logs = Dict[str, float]
+
+
+class Callback:
+    """Something that happens at fixed points of training.
+
+    Hooks are those of Keras (`on_train_begin`, `on_epoch_begin`, `on_train_batch_end`,
+    `on_epoch_end`, `on_train_end`). A stateful callback returns its state from `get_state`
+    (JSON-serialisable) and takes it back in `set_state`; the state goes into every checkpoint
+    so that a resumed run continues where it stopped.
+    """
+
+    trainer: "Trainer"
+
+    def set_trainer(self, trainer: "Trainer") -> None:
+        self.trainer = trainer
+
+    def on_train_begin(self, logs: Optional[Logs] = None) -> None:
+        pass
+
+    def on_epoch_begin(self, epoch: int, logs: Optional[Logs] = None) -> None:
+        pass
+
+    def on_train_batch_end(self, step: int, logs: Optional[Logs] = None) -> None:
+        """Called after each compiled call (every `steps_per_execution` steps); `step` counts in the epoch."""
+
+    def on_epoch_end(self, epoch: int, logs: Logs) -> None:
+        pass
+
+    def on_train_end(self, logs: Optional[Logs] = None) -> None:
+        pass
+
+    def get_state(self) -> Dict[str, Any]:
+        return {}
+
+    def set_state(self, state: Dict[str, Any]) -> None:
+        pass
+
+
+class CallbackList(Callback):
+    """Calls each hook on every callback, in the order given."""
+
+    def __init__(self, callbacks: List[Callback]):
+        self.callbacks = callbacks
+
+    def set_trainer(self, trainer: "Trainer") -> None:
+        for c in self.callbacks:
+            c.set_trainer(trainer)
+
+    def on_train_begin(self, logs: Optional[Logs] = None) -> None:
+        for c in self.callbacks:
+            c.on_train_begin(logs)
+
+    def on_epoch_begin(self, epoch: int, logs: Optional[Logs] = None) -> None:
+        for c in self.callbacks:
+            c.on_epoch_begin(epoch, logs)
+
+    def on_train_batch_end(self, step: int, logs: Optional[Logs] = None) -> None:
+        for c in self.callbacks:
+            c.on_train_batch_end(step, logs)
+
+    def on_epoch_end(self, epoch: int, logs: Logs) -> None:
+        for c in self.callbacks:
+            c.on_epoch_end(epoch, logs)
+
+    def on_train_end(self, logs: Optional[Logs] = None) -> None:
+        for c in self.callbacks:
+            c.on_train_end(logs)
+
+    def get_state(self) -> Dict[str, Any]:
+        """States of the stateful callbacks, keyed by class name."""
+        return {type(c).__name__: s for c in self.callbacks if (s := c.get_state())}
+
+    def set_state(self, state: Dict[str, Any]) -> None:
+        for c in self.callbacks:
+            if type(c).__name__ in state:
+                c.set_state(state[type(c).__name__])

@@ -1,0 +1,92 @@
+"""One checkpoint format, written atomically: OUTPUT_DIR/checkpoint/ckpt-STEP/{variables.*, state.json}.
+
+A checkpoint directory is first written under a temporary name; `state.json` (epoch, step,
+callback states) is written last and the directory is renamed into place, so a crash at any
+instant leaves the last complete checkpoint loadable. Only complete checkpoints are listed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from typing import Any, Dict, List, Optional, Tuple
+
+import tensorflow as tf
+
+from tfaip_core.errors import CheckpointError
+from tfaip_core.util.io import atomic_write_json
+from tfaip_core.util.logging import logger
+
+log = logger("checkpoint")
+_NAME = re.compile(r"^ckpt-(\d+)$")
+STATE_FILE = "state.json"
+VARIABLES_PREFIX = "variables"
+
+
+class CheckpointStore:
+    """Saves, lists, prunes and restores the checkpoints in one directory."""
+
+    def __init__(self, directory: str, keep_max: int = 5):
+        self.directory = directory
+        self.keep_max = keep_max
+
+    def save(self, checkpoint: tf.train.Checkpoint, step: int, state: Dict[str, Any]) -> str:
+        """Write `checkpoint` (variables) and `state` as `ckpt-STEP`; keep the newest `keep_max`."""
+        os.makedirs(self.directory, exist_ok=True)
+        name = f"ckpt-{step:010d}"
+        final = os.path.join(self.directory, name)
+        tmp = os.path.join(self.directory, f".tmp-{name}")
+        shutil.rmtree(tmp, ignore_errors=True)
+        os.makedirs(tmp)
+        checkpoint.write(os.path.join(tmp, VARIABLES_PREFIX))
+        atomic_write_json(os.path.join(tmp, STATE_FILE), state)
+        if os.path.exists(final):  # same step saved again (e.g. after a resume): replace it
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+        self._prune()
+        return final
+
+    def complete(self) -> List[str]:
+        """Paths of complete checkpoints, oldest first."""
+        if not os.path.isdir(self.directory):
+            return []
+        found: List[Tuple[int, str]] = []
+        for name in os.listdir(self.directory):
+            match = _NAME.match(name)
+            path = os.path.join(self.directory, name)
+            if match and os.path.isfile(os.path.join(path, STATE_FILE)):
+                found.append((int(match.group(1)), path))
+        return [p for _, p in sorted(found)]
+
+    def restore_latest(self, checkpoint: tf.train.Checkpoint) -> Optional[Dict[str, Any]]:
+        """Restore the newest checkpoint that loads; return its state (None if there is none).
+
+        A corrupt or truncated checkpoint is reported by name and the previous one is tried.
+
+        Raises:
+            CheckpointError: checkpoints exist but none of them loads.
+        """
+        candidates = self.complete()
+        errors = []
+        for path in reversed(candidates):
+            try:
+                with open(os.path.join(path, STATE_FILE), encoding="utf-8") as f:
+                    state = json.load(f)
+                checkpoint.read(os.path.join(path, VARIABLES_PREFIX)).assert_existing_objects_matched()
+            except (OSError, ValueError, tf.errors.OpError, AssertionError) as e:
+                reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+                log.error("Checkpoint %s is corrupt or incomplete (%s); trying the previous one", path, reason)
+                errors.append(f"{path}: {reason}")
+                continue
+            log.info("Restored checkpoint %s (epoch %s, step %s)", path, state.get("epoch"), state.get("step"))
+            return state
+        if errors:
+            raise CheckpointError("No checkpoint could be loaded: " + "; ".join(errors))
+        return None
+
+    def _prune(self) -> None:
+        complete = self.complete()
+        for path in complete[: max(0, len(complete) - self.keep_max)]:
+            shutil.rmtree(path, ignore_errors=True)

@@ -1,0 +1,116 @@
+"""`TrainerParams`: everything one training run needs, and the root of the command line (`--trainer.*`).
+
+The nested groups are "flat", so they keep the short spellings of the user's documentation:
+`--optimizer`, `--learning_rate`, `--device`, `--train`, `--val`, and the scenario's `--data`, `--model`,
+`--evaluator`.
+"""
+
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+from paiargparse import pai_dataclass, pai_meta
+
+from tfaip_core.data.params import DataPipelineParams
+from tfaip_core.device.params import DeviceParams
+from tfaip_core.errors import ConfigError
+from tfaip_core.scenario.params import ScenarioBaseParams
+from tfaip_core.trainer.optimizer_params import OPTIMIZERS, AdamParams, OptimizerParams
+from tfaip_core.trainer.schedule_params import SCHEDULES, ConstantParams, LearningRateParams
+
+
+@pai_dataclass
+@dataclass
+class TrainerParams:
+    """Parameters of a training run. Defaults live here and nowhere else."""
+
+    epochs: int = field(default=10, metadata=pai_meta(help="Number of epochs to train. Defaults to 10."))
+    samples_per_epoch: int = field(
+        default=-1,
+        metadata=pai_meta(
+            help="Samples that make one epoch (-1: one pass over the training data). Defaults to -1."
+        ),
+    )
+    output_dir: Optional[str] = field(
+        default=None,
+        metadata=pai_meta(help="Directory for logs, checkpoints and exported models (required). Defaults to None."),
+    )
+    random_seed: Optional[int] = field(
+        default=None,
+        metadata=pai_meta(help="Seed for Python, numpy, TensorFlow and data shuffling (None: random). Defaults to None."),
+    )
+    val_every_n: int = field(
+        default=1, metadata=pai_meta(help="Validate every N epochs (and always after the last). Defaults to 1.")
+    )
+    export_best: bool = field(
+        default=True,
+        metadata=pai_meta(help="Keep a SavedModel of the best epoch in OUTPUT_DIR/best. Defaults to True."),
+    )
+    export_final: bool = field(
+        default=True,
+        metadata=pai_meta(help="Write a SavedModel after the last epoch to OUTPUT_DIR/export. Defaults to True."),
+    )
+    progress_bar: bool = field(
+        default=True, metadata=pai_meta(help="Show a progress bar during each epoch. Defaults to True.")
+    )
+    force_eager: bool = field(
+        default=False,
+        metadata=pai_meta(help="Run train and eval steps eagerly (slow; for breakpoints in the model). Defaults to False."),
+    )
+    steps_per_execution: int = field(
+        default=0,
+        metadata=pai_meta(
+            help="Training steps run inside one compiled call (0: automatic, min(16, steps per epoch)). Defaults to 0."
+        ),
+    )
+    num_print_evaluate: int = field(
+        default=2,
+        metadata=pai_meta(help="Validation samples the model prints after each validation. Defaults to 2."),
+    )
+    current_epoch: int = field(
+        default=0,
+        metadata=pai_meta(help="Epochs already trained; written by the framework for resuming. Defaults to 0."),
+    )
+    optimizer: OptimizerParams = field(
+        default_factory=AdamParams,
+        metadata=pai_meta(mode="flat", choices=OPTIMIZERS, help="The optimizer: --optimizer NAME."),
+    )
+    learning_rate: LearningRateParams = field(
+        default_factory=ConstantParams,
+        metadata=pai_meta(mode="flat", choices=SCHEDULES, help="The learning-rate schedule: --learning_rate NAME."),
+    )
+    device: DeviceParams = field(
+        default_factory=DeviceParams, metadata=pai_meta(mode="flat", fix_dc=True, help="Devices and distribution.")
+    )
+    train: DataPipelineParams = field(
+        default_factory=DataPipelineParams,
+        metadata=pai_meta(mode="flat", fix_dc=True, help="The training data pipeline."),
+    )
+    val: DataPipelineParams = field(
+        default_factory=DataPipelineParams,
+        metadata=pai_meta(mode="flat", fix_dc=True, help="The validation data pipeline."),
+    )
+    scenario: ScenarioBaseParams = field(
+        default_factory=ScenarioBaseParams,
+        metadata=pai_meta(mode="flat", fix_dc=True, help="The scenario's parameters."),
+    )
+
+    def validate(self) -> None:
+        """Raise `ConfigError` naming the first field that cannot work."""
+        if not self.output_dir:
+            raise ConfigError(
+                "--trainer.output_dir is required. Fix: add --trainer.output_dir DIR (a new or empty directory)."
+            )
+        if self.epochs < 1:
+            raise ConfigError(f"--trainer.epochs must be >= 1; got {self.epochs}.")
+        if self.samples_per_epoch == 0 or self.samples_per_epoch < -1:
+            raise ConfigError(f"--trainer.samples_per_epoch must be -1 or >= 1; got {self.samples_per_epoch}.")
+        if self.val_every_n < 1:
+            raise ConfigError(f"--trainer.val_every_n must be >= 1; got {self.val_every_n}.")
+        if self.steps_per_execution < 0:
+            raise ConfigError(f"--trainer.steps_per_execution must be >= 0; got {self.steps_per_execution}.")
+        self.train.validate("--train")
+        self.val.validate("--val")
+        self.device.validate()
+        self.optimizer.validate()
+        self.learning_rate.validate()

@@ -1,0 +1,56 @@
+"""Atomic file writes: a crash at any instant leaves either the old or the new file, never half of one."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from typing import Any
+
+
+def atomic_write_text(path: str, text: str) -> None:
+    """Write `text` to `path` through a temporary file in the same directory and a rename."""
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def atomic_write_json(path: str, data: Any) -> None:
+    """`atomic_write_text` of `data` as indented JSON."""
+    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=False) + "\n")
+
+
+def replace_dir(tmp_dir: str, final_dir: str) -> None:
+    """Move the finished directory `tmp_dir` to `final_dir`, replacing an older one.
+
+    The old directory is renamed aside first and deleted only after the new one is in
+    place, so at every instant one complete version exists on disk.
+    """
+    old = None
+    if os.path.exists(final_dir):
+        old = final_dir.rstrip("/") + ".old"
+        if os.path.exists(old):
+            shutil.rmtree(old)
+        os.replace(final_dir, old)
+    os.replace(tmp_dir, final_dir)
+    if old:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def append_line(path: str, line: str) -> None:
+    """Append one line and flush it to disk (for logs such as metrics.jsonl)."""
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(line.rstrip("\n") + "\n")
+        f.flush()
+        os.fsync(f.fileno())
