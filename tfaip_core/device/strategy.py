@@ -5,7 +5,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 from tfaip_core.device.params import DeviceParams
-from tfaip_core.util.logging import logger
+from tfaip_core.util.logging import logger, silenced_native_stderr
 
 log = logger("device")
 
@@ -13,7 +13,8 @@ log = logger("device")
 def create_strategy(params: DeviceParams) -> tf.distribute.Strategy:
     """Configure the visible devices and return the strategy the trainer runs its steps in."""
     params.validate()
-    gpus = tf.config.list_physical_devices("GPU")
+    with silenced_native_stderr():  # CUDA probing logs an error on machines without a GPU
+        gpus = tf.config.list_physical_devices("GPU")
     if gpus and params.gpus:
         selected = [gpus[i] for i in params.gpus if i < len(gpus)]
         tf.config.set_visible_devices(selected, "GPU")

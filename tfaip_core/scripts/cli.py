@@ -12,13 +12,36 @@ import sys
 import traceback
 from typing import Any, Callable, List, Optional, Sequence, TypeVar
 
+import paiargparse.dataclass_parser as _pai_parser
 from paiargparse import PAIArgumentParser
-from paiargparse.dataclass_parser import InvalidChoiceError, PAIDataClassArgumentParser, RequiredArgumentError, UnknownArgumentError
+from paiargparse.dataclass_parser import (
+    InvalidChoiceError,
+    PAIDataClassArgumentParser,
+    RequiredArgumentError,
+    UnknownArgumentError,
+)
 
 from tfaip_core.errors import ConfigError, TfaipError
 
 T = TypeVar("T")
 EXIT_USAGE = 2
+
+
+_TRUE = {"true", "yes", "y", "1", "on"}
+_FALSE = {"false", "no", "n", "0", "off"}
+
+
+def _strict_bool(value: str) -> bool:
+    """paiargparse reads any unknown word as False; a typo in a switch must be an error instead."""
+    lowered = value.lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise ValueError(f"invalid boolean: '{value}'")
+
+
+_pai_parser.str_to_bool = _strict_bool  # used by paiargparse's field actions
 
 
 class _DataClassParser(PAIDataClassArgumentParser):
@@ -88,7 +111,12 @@ def _value_error_message(error: Exception, argv: List[str]) -> str:
         value = quoted.group(1)
         flag = _flag_before(argv, value)
         if flag:
-            kind = "a number" if "float" in text else "an integer" if "int()" in text else "a valid value"
+            kind = (
+                "a number" if "float" in text
+                else "an integer" if "int()" in text
+                else "true or false" if "boolean" in text
+                else "a valid value"
+            )
             return f"{flag}: invalid value {value!r}; expected {kind}. Fix: correct the value of {flag}."
     return f"invalid flags ({type(error).__name__}: {text}). Fix: see --help."
 

@@ -6,10 +6,11 @@ called by the command-line programs (and may be called by users who embed the tr
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
-from typing import Optional
+from typing import Iterator, Optional
 
 LOGGER_NAME = "tfaip_core"
 _FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
@@ -50,5 +51,34 @@ def setup_logging(log_file: Optional[str] = None) -> None:
 
 
 def quiet_tensorflow() -> None:
-    """Silence TensorFlow's C++ start-up chatter (must run before TensorFlow is imported)."""
+    """Import TensorFlow and Keras without their C++ start-up chatter on stderr.
+
+    TF 2.21 prints absl lines (oneDNN, CUDA probing) before its logging is configured, which
+    `TF_CPP_MIN_LOG_LEVEL` does not stop; so stderr's file descriptor points to /dev/null while
+    the libraries load. Python errors still propagate as exceptions. `TFAIP_LOG_LEVEL=debug`
+    keeps the chatter.
+    """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if "tensorflow" in sys.modules:
+        return
+    with silenced_native_stderr():
+        import keras  # noqa: F401
+        import tensorflow  # noqa: F401
+
+
+@contextlib.contextmanager
+def silenced_native_stderr() -> Iterator[None]:
+    """Point file descriptor 2 to /dev/null (C++ log lines); a no-op at `TFAIP_LOG_LEVEL=debug`."""
+    if log_level() <= logging.DEBUG:
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)

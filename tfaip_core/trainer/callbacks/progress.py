@@ -23,16 +23,16 @@ class ProgressCallback(Callback):
         t = self.trainer
         log.info("Epoch %d/%d", epoch + 1, t.params.epochs)
         if self.show_bar:
-            self._bar = keras.utils.Progbar(t.steps_per_epoch, stateful_metrics=None, unit_name="step")
+            self._bar = keras.utils.Progbar(t.steps_per_epoch, stateful_metrics=["loss"], unit_name="step")
 
     def on_train_batch_end(self, step: int, logs: Optional[Logs] = None) -> None:
         if self._bar is not None:
-            self._bar.update(step, values=[(k, v) for k, v in (logs or {}).items() if k == "loss"], finalize=False)
+            last = step >= self.trainer.steps_per_epoch
+            self._bar.update(step, values=[("loss", (logs or {}).get("loss", 0.0))], finalize=last)
+            if last:  # finish the bar before validation starts logging
+                self._bar = None
 
     def on_epoch_end(self, epoch: int, logs: Logs) -> None:
-        if self._bar is not None:
-            self._bar.update(self.trainer.steps_per_epoch, finalize=True)
-            self._bar = None
         text = " - ".join(f"{k}: {_fmt(v)}" for k, v in logs.items())
         log.info("Epoch %d/%d: %s", epoch + 1, self.trainer.params.epochs, text)
 
