@@ -7,10 +7,12 @@ turns each into a `ConfigError` whose message names the culprit and the fix, and
 
 from __future__ import annotations
 
+import dataclasses
+import enum
 import re
 import sys
 import traceback
-from typing import Any, Callable, List, Optional, Sequence, TypeVar
+from typing import Any, Callable, Dict, List, Optional, Sequence, TypeVar
 
 import paiargparse.dataclass_parser as _pai_parser
 from paiargparse import PAIArgumentParser
@@ -58,6 +60,34 @@ class FlagParser(PAIArgumentParser):
     def error(self, message: str) -> Any:
         raise ConfigError(message)
 
+    defaults: Dict[str, Any] = {}
+
+    def format_help(self) -> str:
+        # paiargparse shows the dataclass field defaults; show the scenario's actual defaults instead
+        for action in self._data_class_parser._actions:
+            if action.help:  # the formatter appends "(default: ...)" with the real value
+                action.help = re.sub(r"\s*Defaults to .*$", "", action.help, flags=re.S)
+            for option in action.option_strings:
+                if option in self.defaults:
+                    action.default = self.defaults[option]
+        return super().format_help()
+
+
+def flag_values(params: Any, prefix: str) -> Dict[str, Any]:
+    """Flag name -> value of every field of the params tree, spelled as paiargparse spells it."""
+    values: Dict[str, Any] = {}
+    for f in dataclasses.fields(params):
+        meta = f.metadata or {}
+        name = f.name if meta.get("mode") == "flat" else f"{prefix}.{f.name}"
+        value = getattr(params, f.name)
+        if dataclasses.is_dataclass(value):
+            values.update(flag_values(value, name))
+        elif isinstance(value, enum.Enum):
+            values[f"--{name}"] = value.value
+        else:
+            values[f"--{name}"] = value
+    return values
+
 
 def parse_params(prog: str, argv: Sequence[str], default: T, root: str = "trainer", description: str = "") -> T:
     """Parse `argv` into a copy of the params dataclass `default` (flags override its values).
@@ -68,6 +98,7 @@ def parse_params(prog: str, argv: Sequence[str], default: T, root: str = "traine
     argv = list(argv)
     parser = FlagParser(prog=prog, description=description, add_show=False)
     parser.add_root_argument(root, type(default), default=default)
+    parser.defaults = flag_values(default, root)
     try:
         namespace = parser.parse_args(argv)
     except ConfigError as e:
