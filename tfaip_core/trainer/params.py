@@ -15,8 +15,10 @@ from tfaip_core.data.params import DataPipelineParams
 from tfaip_core.device.params import DeviceParams
 from tfaip_core.errors import ConfigError
 from tfaip_core.scenario.params import ScenarioBaseParams
+from tfaip_core.trainer.early_stopping_params import EarlyStoppingParams
 from tfaip_core.trainer.optimizer_params import OPTIMIZERS, AdamParams, OptimizerParams
 from tfaip_core.trainer.schedule_params import SCHEDULES, ConstantParams, LearningRateParams
+from tfaip_core.trainer.warmstart_params import WarmstartParams
 
 
 @pai_dataclass
@@ -79,6 +81,14 @@ class TrainerParams:
         default_factory=ConstantParams,
         metadata=pai_meta(mode="flat", choices=SCHEDULES, help="The learning-rate schedule: --learning_rate NAME."),
     )
+    early_stopping: EarlyStoppingParams = field(
+        default_factory=EarlyStoppingParams,
+        metadata=pai_meta(mode="flat", fix_dc=True, help="Early stopping on the model's monitored value."),
+    )
+    warmstart: WarmstartParams = field(
+        default_factory=WarmstartParams,
+        metadata=pai_meta(mode="flat", fix_dc=True, help="Initialise the weights from an earlier model."),
+    )
     device: DeviceParams = field(
         default_factory=DeviceParams, metadata=pai_meta(mode="flat", fix_dc=True, help="Devices and distribution.")
     )
@@ -113,4 +123,6 @@ class TrainerParams:
         self.val.validate("--val")
         self.device.validate()
         self.optimizer.validate()
+        self.early_stopping.validate()
+        self.warmstart.validate()
         self.learning_rate.validate()

@@ -224,6 +224,11 @@ class Trainer:
                 TensorBoardCallback(self.output_dir),
             ]
         callbacks += self.extra_callbacks
+        es = self.params.early_stopping
+        if es.n_to_go > 0 or es.lower_threshold is not None or es.upper_threshold is not None:
+            from tfaip_core.trainer.callbacks.early_stopping import EarlyStoppingCallback
+
+            callbacks.append(EarlyStoppingCallback(es, self.monitor))
         callbacks += [BestModelCallback(self.monitor, export=self.params.export_best and self.chief)]
         if self.chief:
             callbacks.append(CheckpointCallback())
@@ -234,6 +239,10 @@ class Trainer:
         self.callbacks = callbacks
         state = self._checkpoints.restore_latest(self._checkpoint)
         if state is None:
+            if self.params.warmstart.model:  # a fresh run only: resuming ignores warm start
+                from tfaip_core.trainer.warmstart import warmstart
+
+                warmstart(self.keras_model, self.params.warmstart)
             return
         self.params.current_epoch = int(state["epoch"])
         callbacks.set_state(state.get("callbacks", {}))
