@@ -20,3 +20,7 @@ class DataError(TfaipError):
 
 class CheckpointError(TfaipError):
     """A checkpoint or model directory that cannot be read or written."""
+
+
+class TrainingError(TfaipError):
+    """Training cannot go on (e.g. a non-finite loss)."""

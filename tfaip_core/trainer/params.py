@@ -19,6 +19,7 @@ from tfaip_core.trainer.early_stopping_params import EarlyStoppingParams
 from tfaip_core.trainer.optimizer_params import OPTIMIZERS, AdamParams, OptimizerParams
 from tfaip_core.trainer.schedule_params import SCHEDULES, ConstantParams, LearningRateParams
 from tfaip_core.trainer.warmstart_params import WarmstartParams
+from tfaip_core.util.frequency import Frequency
 
 
 @pai_dataclass
@@ -64,6 +65,54 @@ class TrainerParams:
         metadata=pai_meta(
             help="Training steps run inside one compiled call (0: automatic, min(16, steps per epoch)). Defaults to 0."
         ),
+    )
+    max_steps: int = field(
+        default=-1,
+        metadata=pai_meta(
+            help="Stop after this many optimizer steps in total, as an alternative to epochs (-1: off). Defaults to -1."
+        ),
+    )
+    calc_ema: float = field(
+        default=0.0,
+        metadata=pai_meta(
+            help="Keep an exponential moving average of the weights with this decay, e.g. 0.99 (0: off; -1: "
+            "1 - 1/steps per epoch). The averaged weights are validated and exported. Defaults to 0."
+        ),
+    )
+    no_train_scope: Optional[str] = field(
+        default=None,
+        metadata=pai_meta(
+            help="Regex over layer/variable paths (e.g. '.*conv.*'); matched layers and their children are frozen. "
+            "Defaults to None."
+        ),
+    )
+    train_accum_steps: int = field(
+        default=1,
+        metadata=pai_meta(
+            help="Average the gradients of N batches and update once every N batches (1: off). Defaults to 1."
+        ),
+    )
+    checkpoint_every_n_steps: int = field(
+        default=-1,
+        metadata=pai_meta(help="Write a checkpoint every N optimizer steps instead of every epoch (-1: off). Defaults to -1."),
+    )
+    checkpoint_every_secs: float = field(
+        default=-1.0,
+        metadata=pai_meta(help="Write a checkpoint every S seconds instead of every epoch (-1: off). Defaults to -1."),
+    )
+    keep_checkpoint_max: int = field(
+        default=5, metadata=pai_meta(help="Keep the newest K checkpoints. Defaults to 5.")
+    )
+    overwrite: bool = field(
+        default=False,
+        metadata=pai_meta(
+            help="Train into an output_dir that already holds a run, deleting that run's checkpoints, models and logs. "
+            "Defaults to False."
+        ),
+    )
+    preload_data: bool = field(
+        default=True,
+        metadata=pai_meta(help="Load all samples into memory once before training (for data that fits). Defaults to True."),
     )
     num_print_evaluate: int = field(
         default=2,
@@ -119,6 +168,15 @@ class TrainerParams:
             raise ConfigError(f"--trainer.val_every_n must be >= 1; got {self.val_every_n}.")
         if self.steps_per_execution < 0:
             raise ConfigError(f"--trainer.steps_per_execution must be >= 0; got {self.steps_per_execution}.")
+        if self.max_steps == 0 or self.max_steps < -1:
+            raise ConfigError(f"--trainer.max_steps must be -1 (off) or >= 1; got {self.max_steps}.")
+        if not (self.calc_ema == -1 or 0 <= self.calc_ema < 1):
+            raise ConfigError(f"--trainer.calc_ema must be in [0, 1) or -1; got {self.calc_ema}.")
+        if self.train_accum_steps < 1:
+            raise ConfigError(f"--trainer.train_accum_steps must be >= 1; got {self.train_accum_steps}.")
+        if self.keep_checkpoint_max < 1:
+            raise ConfigError(f"--trainer.keep_checkpoint_max must be >= 1; got {self.keep_checkpoint_max}.")
+        self.checkpoint_frequency()
         self.train.validate("--train")
         self.val.validate("--val")
         self.device.validate()
@@ -126,3 +184,11 @@ class TrainerParams:
         self.early_stopping.validate()
         self.warmstart.validate()
         self.learning_rate.validate()
+
+    def checkpoint_frequency(self) -> Frequency:
+        """When to write checkpoints: every epoch, or every N steps, or every S seconds (only one)."""
+        return Frequency(
+            every_n_steps=self.checkpoint_every_n_steps if self.checkpoint_every_n_steps > 0 else None,
+            every_secs=self.checkpoint_every_secs if self.checkpoint_every_secs > 0 else None,
+            names={"every_n_steps": "--trainer.checkpoint_every_n_steps", "every_secs": "--trainer.checkpoint_every_secs"},
+        )

@@ -1,0 +1,62 @@
+"""Exports stand alone: plain `tf.saved_model.load` in a process that never imports tfaip_core."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+
+from scenarios.tutorial.scenario import TutorialScenario
+
+LOADER = textwrap.dedent(
+    """
+    import json, sys
+    import numpy as np
+    import tensorflow as tf
+    model = tf.saved_model.load(sys.argv[1])
+    serve = model.signatures["serving_default"]
+    images = np.load(sys.argv[2])
+    out = serve(img=tf.constant(images))
+    assert "tfaip_core" not in sys.modules and "scenarios" not in sys.modules
+    spec = serve.structured_input_signature[1]
+    print(json.dumps({
+        "inputs": {k: [str(v.dtype.name), v.shape.as_list()] for k, v in spec.items()},
+        "outputs": {k: v.numpy().tolist() for k, v in out.items()},
+    }))
+    """
+)
+
+
+def test_export_matches_in_memory_model_without_tfaip(tmp_path: Path) -> None:
+    params = TutorialScenario.default_trainer_params()
+    params.output_dir = str(tmp_path / "run")
+    params.epochs = 1
+    params.samples_per_epoch = 256
+    params.progress_bar = False
+    params.export_best = False
+    scenario = TutorialScenario(params.scenario)
+    trainer = scenario.create_trainer(params)
+    trainer.fit()
+
+    from sklearn.datasets import load_digits
+
+    images = load_digits().images[:20].astype(np.float32)  # raw pixel values 0..16, as the dataset stores them
+    expected = trainer.keras_model({"img": images}, training=False)
+    np.save(tmp_path / "images.npy", images)
+    (tmp_path / "load.py").write_text(LOADER)
+    result = subprocess.run(
+        [sys.executable, str(tmp_path / "load.py"), str(tmp_path / "run" / "export"), str(tmp_path / "images.npy")],
+        capture_output=True, text=True, timeout=300, cwd=str(tmp_path),
+    )
+    assert result.returncode == 0, result.stderr
+    loaded = json.loads(result.stdout.strip().splitlines()[-1])
+    assert loaded["inputs"] == {"img": ["float32", [None, 8, 8]]}
+    assert set(loaded["outputs"]) == {"probs", "class"}
+    np.testing.assert_allclose(np.array(loaded["outputs"]["probs"]), expected["probs"].numpy(), atol=1e-5)
+    np.testing.assert_array_equal(np.array(loaded["outputs"]["class"]), expected["class"].numpy())
+    params_json = json.loads((tmp_path / "run" / "export" / "trainer_params.json").read_text())
+    assert params_json["scenario"]["scenario_class"] == "scenarios.tutorial.scenario:TutorialScenario"
