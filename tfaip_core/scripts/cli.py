@@ -166,6 +166,23 @@ def _flag_before(argv: List[str], value: str) -> Optional[str]:
     return None
 
 
+PRINT_PARAMS = "--print_params"
+
+
+def pop_print_params(args: Sequence[str]) -> tuple[List[str], bool]:
+    """Remove the program flag `--print_params` (not a params field) from `args`."""
+    rest = [a for a in args if a != PRINT_PARAMS]
+    return rest, len(rest) != len(args)
+
+
+def print_params(params: Any, scenario_cls: Any) -> None:
+    """Print the fully resolved params as JSON (feed it back with tfaip-train-from-params)."""
+    import json
+
+    params.scenario.scenario_class = scenario_cls.class_path()
+    print(json.dumps(params.to_dict(), indent=2))
+
+
 def run_cli(prog: str, main: Callable[[], Optional[int]]) -> int:
     """Run `main`, turning framework errors into one line on stderr (exit 2 for usage errors)."""
     try:

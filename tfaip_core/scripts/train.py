@@ -16,10 +16,11 @@ if __package__ in (None, ""):  # run as a file: make the repository importable
 from tfaip_core.util.logging import quiet_tensorflow  # noqa: E402
 
 PROG = "tfaip-train"
-USAGE = f"""usage: {PROG} SCENARIO --trainer.output_dir DIR [flags]
+USAGE = f"""usage: {PROG} SCENARIO --trainer.output_dir DIR [flags] [--print_params]
 
 Train a scenario. SCENARIO is a module (scenarios.tutorial), a file (scenarios/tutorial/scenario.py)
-or module:Class. `{PROG} SCENARIO --help` lists every flag of that scenario with its default."""
+or module:Class. `{PROG} SCENARIO --help` lists every flag of that scenario with its default.
+--print_params prints the resolved params as JSON instead of training (for tfaip-train-from-params)."""
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -39,11 +40,15 @@ def _train(args: List[str]) -> int:
         raise ConfigError(f"the first argument must be the SCENARIO; got the flag {args[0]}. Fix: {PROG} SCENARIO [flags].")
     quiet_tensorflow()
     from tfaip_core.scenario.locate import locate_scenario
-    from tfaip_core.scripts.cli import parse_params
+    from tfaip_core.scripts.cli import parse_params, pop_print_params, print_params
     from tfaip_core.trainer.run import train
 
+    flags, show = pop_print_params(args[1:])
     scenario_cls = locate_scenario(args[0])
-    params = parse_params(PROG, args[1:], scenario_cls.default_trainer_params(), description=USAGE)
+    params = parse_params(PROG, flags, scenario_cls.default_trainer_params(), description=USAGE)
+    if show:
+        print_params(params, scenario_cls)
+        return 0
     train(scenario_cls, params)
     return 0
 

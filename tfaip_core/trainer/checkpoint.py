@@ -25,6 +25,54 @@ STATE_FILE = "state.json"
 VARIABLES_PREFIX = "variables"
 
 
+MODEL_KEY = "model_variables"
+_ATTRIBUTE_SUFFIX = "/.ATTRIBUTES/VARIABLE_VALUE"
+
+
+class ModelVariables(tf.Module):
+    """Every variable of a Keras model (trainable or not), tracked under its unique `variable.path`.
+
+    Keras 3 layers kept in Python lists are invisible to `tf.train.Checkpoint`'s object graph,
+    so the checkpoint tracks the variables by path instead; that also makes checkpoints readable
+    by name (warm start) and independent of how a graph stores its sub-layers.
+    """
+
+    def __init__(self, model: Any):
+        super().__init__(name=MODEL_KEY)
+        variables: Dict[str, Any] = {}
+        for variable in model.variables:
+            key, n = variable.path, 1
+            while key in variables:  # Keras paths are unique in practice; stay safe if not
+                key, n = f"{variable.path}_{n}", n + 1
+            variables[key] = variable
+        self.by_path = variables
+
+
+def read_model_variables(prefix: str) -> Dict[str, Any]:
+    """Model variable values (numpy) by Keras path from a checkpoint written by this module."""
+    reader = tf.train.load_checkpoint(prefix)
+    head = f"{MODEL_KEY}/by_path/"
+    values = {}
+    for key, _ in tf.train.list_variables(prefix):
+        if key.startswith(head) and key.endswith(_ATTRIBUTE_SUFFIX):
+            escaped = key[len(head) : -len(_ATTRIBUTE_SUFFIX)]
+            values[_unescape(escaped)] = reader.get_tensor(key)
+    return values
+
+
+def _unescape(name: str) -> str:
+    """Undo tf.train.Checkpoint's escaping of object names ('.' -> '..', '/' -> '.S')."""
+    out, i = [], 0
+    while i < len(name):
+        if name[i] == "." and i + 1 < len(name):
+            out.append("/" if name[i + 1] == "S" else name[i + 1])
+            i += 2
+        else:
+            out.append(name[i])
+            i += 1
+    return "".join(out)
+
+
 class CheckpointStore:
     """Saves, lists, prunes and restores the checkpoints in one directory."""
 

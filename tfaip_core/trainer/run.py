@@ -1,27 +1,55 @@
-"""Start a training run: check the parameters, prepare the output directory, fit."""
+"""Start a training run: check the parameters and the output directory, then fit."""
 
 from __future__ import annotations
 
 import os
+import shutil
 from typing import Type
 
+from tfaip_core.errors import ConfigError
 from tfaip_core.scenario.scenario_base import ScenarioBase
 from tfaip_core.trainer.params import TrainerParams
 from tfaip_core.util.io import atomic_write_json
 from tfaip_core.util.logging import logger, setup_logging
 
 log = logger("trainer")
+PARAMS_FILE = "trainer_params.json"
+# What a run writes; --trainer.overwrite deletes exactly these and nothing else of the directory.
+RUN_ARTIFACTS = ("trainer_params.json", "metrics.jsonl", "train.log", "checkpoint", "best", "export", "train", "validation")
 
 
-def train(scenario_cls: Type[ScenarioBase], params: TrainerParams) -> None:
-    """Validate `params` (nothing is written before that), then train `scenario_cls` with them."""
+def holds_run(output_dir: str) -> bool:
+    return any(os.path.exists(os.path.join(output_dir, name)) for name in ("trainer_params.json", "checkpoint"))
+
+
+def train(scenario_cls: Type[ScenarioBase], params: TrainerParams, resume: bool = False) -> None:
+    """Validate `params` (nothing is written before that), then train `scenario_cls` with them.
+
+    A fresh run refuses an output directory that already holds a run unless `--trainer.overwrite`
+    is set; `resume=True` continues the run in the directory instead.
+    """
     params.scenario.scenario_class = scenario_cls.class_path()
     params.validate()
     output_dir = os.path.abspath(params.output_dir or "")
+    if not resume:
+        if holds_run(output_dir) and not params.overwrite:
+            raise ConfigError(
+                f"--trainer.output_dir {output_dir} already holds a run. Fix: continue it with "
+                f"`tfaip-resume-training {output_dir}`, choose a new directory, or pass --trainer.overwrite true "
+                "to replace it."
+            )
+        if params.overwrite:
+            for name in RUN_ARTIFACTS:
+                path = os.path.join(output_dir, name)
+                if os.path.isdir(path):
+                    shutil.rmtree(path)
+                elif os.path.exists(path):
+                    os.remove(path)
+        params.current_epoch = 0
     os.makedirs(output_dir, exist_ok=True)
     setup_logging(os.path.join(output_dir, "train.log"))
-    atomic_write_json(os.path.join(output_dir, "trainer_params.json"), params.to_dict())
-    log.info("Training %s into %s", scenario_cls.class_path(), output_dir)
+    atomic_write_json(os.path.join(output_dir, PARAMS_FILE), params.to_dict())
+    log.info("%s %s in %s", "Resuming" if resume else "Training", scenario_cls.class_path(), output_dir)
     scenario = scenario_cls(params.scenario)
     trainer = scenario.create_trainer(params)
     trainer.fit()

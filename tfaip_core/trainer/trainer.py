@@ -28,7 +28,7 @@ from tfaip_core.trainer.callbacks.best_model import BestModelCallback
 from tfaip_core.trainer.callbacks.metrics_log import MetricsLogCallback
 from tfaip_core.trainer.callbacks.progress import ProgressCallback
 from tfaip_core.trainer.callbacks.tensorboard import TensorBoardCallback
-from tfaip_core.trainer.checkpoint import CheckpointStore
+from tfaip_core.trainer.checkpoint import MODEL_KEY, CheckpointStore, ModelVariables
 from tfaip_core.trainer.ema import ExponentialMovingAverage, ema_rate
 from tfaip_core.trainer.monitor import Monitor
 from tfaip_core.trainer.params import TrainerParams
@@ -285,7 +285,7 @@ class Trainer:
 
     # ============================== checkpoints and resume ==============================
     def _tf_checkpoint(self) -> tf.train.Checkpoint:
-        objects: Dict[str, Any] = {"model": self.keras_model, "optimizer": self.optimizer}
+        objects: Dict[str, Any] = {MODEL_KEY: ModelVariables(self.keras_model), "optimizer": self.optimizer}
         if self.ema is not None:
             objects["ema"] = self.ema
         if self._iterator_checkpointable:

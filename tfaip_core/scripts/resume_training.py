@@ -1,0 +1,67 @@
+"""`tfaip-resume-training DIR [flags]`: continue the run in DIR from its newest complete checkpoint.
+
+Flags override the stored parameters (e.g. `--trainer.epochs 20` to extend a finished run); flags
+that cannot apply to the stored checkpoint (another graph, optimizer or output directory) are refused.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import sys
+from typing import List, Optional
+
+if __package__ in (None, ""):  # run as a file: make the repository importable
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+
+PROG = "tfaip-resume-training"
+USAGE = f"""usage: {PROG} DIR [flags]
+
+Continue the training run in DIR (a --trainer.output_dir of tfaip-train) from its newest complete
+checkpoint. Flags override stored values, e.g. --trainer.epochs 20."""
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    from tfaip_core.scripts.cli import run_cli
+
+    args = sys.argv[1:] if argv is None else argv
+    return run_cli(PROG, lambda: _resume(args))
+
+
+def _resume(args: List[str]) -> int:
+    from tfaip_core.errors import ConfigError
+
+    if not args or args[0] in ("-h", "--help"):
+        print(USAGE)
+        return 0 if args else 2
+    run_dir = os.path.abspath(args[0])
+    params_file = os.path.join(run_dir, "trainer_params.json")
+    if not os.path.isfile(params_file):
+        raise ConfigError(f"{run_dir} is not a run directory: it has no trainer_params.json. Fix: pass a --trainer.output_dir of tfaip-train.")
+    from tfaip_core.util.logging import quiet_tensorflow
+
+    quiet_tensorflow()
+    from tfaip_core.scenario.locate import locate_scenario
+    from tfaip_core.scripts.cli import parse_params
+    from tfaip_core.trainer.checkpoint import CheckpointStore
+    from tfaip_core.trainer.params_io import load_trainer_params, refused_resume_changes
+    from tfaip_core.trainer.run import train
+
+    stored = load_trainer_params(params_file)
+    stored.output_dir = run_dir  # the directory may have moved since
+    scenario_cls = locate_scenario(stored.scenario.scenario_class)
+    params = parse_params(PROG, args[1:], copy.deepcopy(stored), description=USAGE)
+    refused = refused_resume_changes(stored, params)
+    if refused:
+        raise ConfigError(
+            f"these flags cannot change when resuming (they do not fit the stored checkpoint): {'; '.join(refused)}. "
+            "Fix: drop them, or start a new run with tfaip-train-from-params."
+        )
+    if not CheckpointStore(os.path.join(run_dir, "checkpoint")).complete():
+        raise ConfigError(f"{run_dir} has no complete checkpoint to resume from. Fix: start it again with tfaip-train.")
+    train(scenario_cls, params, resume=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
