@@ -10,6 +10,7 @@ import keras
 import tensorflow as tf
 
 from tfaip_core.model.model_base import KerasModel, ModelBase
+from tfaip_core.trainer.checkpoint import ModelVariables
 from tfaip_core.util.io import atomic_write_json, replace_dir
 
 PARAMS_FILE = "trainer_params.json"
@@ -29,6 +30,8 @@ def export_saved_model(
     """
     archive = keras.export.ExportArchive()
     archive.track(keras_model)
+    # readable by path (warm start), like checkpoints; the archive saves its inner trackable
+    archive._tf_trackable.model_variables = ModelVariables(keras_model)
     signature = {k: tf.TensorSpec([None] + s.shape.as_list(), s.dtype, name=k) for k, s in input_specs.items()}
 
     def serve(inputs: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:

@@ -46,6 +46,10 @@ def _resume(args: List[str]) -> int:
     from tfaip_core.trainer.checkpoint import CheckpointStore
     from tfaip_core.trainer.params_io import load_trainer_params, refused_resume_changes
     from tfaip_core.trainer.run import train
+    from tfaip_core.util.logging import logger, setup_logging
+
+    setup_logging(os.path.join(run_dir, "train.log"))
+    log = logger("trainer")
 
     stored = load_trainer_params(params_file)
     stored.output_dir = run_dir  # the directory may have moved since
@@ -58,7 +62,7 @@ def _resume(args: List[str]) -> int:
             "Fix: drop them, or start a new run with tfaip-train-from-params."
         )
     if not CheckpointStore(os.path.join(run_dir, "checkpoint")).complete():
-        raise ConfigError(f"{run_dir} has no complete checkpoint to resume from. Fix: start it again with tfaip-train.")
+        log.warning("%s has no complete checkpoint yet (it stopped before the first one): starting from the beginning", run_dir)
     train(scenario_cls, params, resume=True)
     return 0
 

@@ -14,6 +14,7 @@ import shutil
 from typing import Any, Dict, List, Optional, Tuple
 
 import tensorflow as tf
+from tensorflow.core.protobuf import trackable_object_graph_pb2
 
 from tfaip_core.errors import CheckpointError
 from tfaip_core.util.io import atomic_write_json
@@ -49,28 +50,32 @@ class ModelVariables(tf.Module):
 
 
 def read_model_variables(prefix: str) -> Dict[str, Any]:
-    """Model variable values (numpy) by Keras path from a checkpoint written by this module."""
+    """Model variable values (numpy) by Keras path, from a checkpoint or SavedModel that tracks `ModelVariables`.
+
+    A variable reachable from several objects (the model, the optimizer ...) is stored once, under
+    whichever path TensorFlow met first; so the key of each `by_path` entry is looked up in the
+    checkpoint's object graph instead of being guessed from its name.
+    """
     reader = tf.train.load_checkpoint(prefix)
-    head = f"{MODEL_KEY}/by_path/"
-    values = {}
-    for key, _ in tf.train.list_variables(prefix):
-        if key.startswith(head) and key.endswith(_ATTRIBUTE_SUFFIX):
-            escaped = key[len(head) : -len(_ATTRIBUTE_SUFFIX)]
-            values[_unescape(escaped)] = reader.get_tensor(key)
+    graph = trackable_object_graph_pb2.TrackableObjectGraph()
+    graph.ParseFromString(reader.get_tensor("_CHECKPOINTABLE_OBJECT_GRAPH"))
+
+    def child(node_id: int, name: str) -> Optional[int]:
+        for ref in graph.nodes[node_id].children:
+            if ref.local_name == name:
+                return ref.node_id
+        return None
+
+    holder = child(0, MODEL_KEY)
+    by_path = child(holder, "by_path") if holder is not None else None
+    values: Dict[str, Any] = {}
+    if by_path is None:
+        return values
+    for ref in graph.nodes[by_path].children:
+        attributes = graph.nodes[ref.node_id].attributes
+        if attributes:
+            values[ref.local_name] = reader.get_tensor(attributes[0].checkpoint_key)
     return values
-
-
-def _unescape(name: str) -> str:
-    """Undo tf.train.Checkpoint's escaping of object names ('.' -> '..', '/' -> '.S')."""
-    out, i = [], 0
-    while i < len(name):
-        if name[i] == "." and i + 1 < len(name):
-            out.append("/" if name[i + 1] == "S" else name[i + 1])
-            i += 2
-        else:
-            out.append(name[i])
-            i += 1
-    return "".join(out)
 
 
 class CheckpointStore:

@@ -47,4 +47,9 @@ def trainable_variables(model: keras.Model, no_train_scope: str | None) -> List[
             f"--trainer.no_train_scope {no_train_scope!r} matches no layer or variable. "
             f"Layer paths: {', '.join(layer_paths(model))}."
         )
+    if not kept:
+        raise ConfigError(
+            f"--trainer.no_train_scope {no_train_scope!r} freezes every trainable variable; nothing would train. "
+            "Fix: narrow the regex."
+        )
     return kept

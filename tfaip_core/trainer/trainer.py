@@ -345,11 +345,13 @@ class Trainer:
 
     def _stop_on_non_finite_loss(self, epoch: int) -> None:
         newest = self._checkpoints.complete()
-        raise TrainingError(
+        error = TrainingError(
             f"Non-finite loss at epoch {epoch + 1}, step {self.step_in_epoch} of the epoch (global step "
             f"{self.global_step}); training stopped. Last good checkpoint: {newest[-1] if newest else 'none'}. "
             "Fix: lower --learning_rate.lr, clip gradients (--optimizer.clip_global_norm), or check the data."
         )
+        log.error("%s", error)
+        raise error
 
     # ============================== helpers ==============================
     def _finished(self) -> bool:

@@ -1,5 +1,6 @@
 """Parameters of warm start (`--warmstart.*`): initialise the model from an earlier model."""
 
+import re
 from dataclasses import dataclass, field
 from typing import List, Optional
 
@@ -17,7 +18,8 @@ class WarmstartParams:
         default=None,
         metadata=pai_meta(
             help="An exported model directory (OUTPUT_DIR/export or /best) or a run's checkpoint directory "
-            "(OUTPUT_DIR or OUTPUT_DIR/checkpoint) to load weights from (None: off). Ignored when resuming. "
+            "(OUTPUT_DIR or OUTPUT_DIR/checkpoint: the newest checkpoint; or one OUTPUT_DIR/checkpoint/ckpt-N) to load "
+            "weights from, matched by variable path (None: off). Ignored when resuming. "
             "Defaults to None."
         ),
     )
@@ -25,16 +27,22 @@ class WarmstartParams:
         default_factory=list,
         metadata=pai_meta(
             help="Rules FROM->TO applied, in order, to the variable names of the loaded model before matching "
-            "(plain substrings). Defaults to []."
+            "(plain substrings, e.g. dense_0/->dense_first/). Defaults to []."
         ),
     )
     include: Optional[str] = field(
         default=None,
-        metadata=pai_meta(help="Load only our variables whose path matches this regex (None: all). Defaults to None."),
+        metadata=pai_meta(
+            help="Load only variables whose path (ours, and the loaded model's after renaming) matches this regex "
+            "(re.search; None: all). Defaults to None."
+        ),
     )
     exclude: Optional[str] = field(
         default=None,
-        metadata=pai_meta(help="Do not load our variables whose path matches this regex. Defaults to None."),
+        metadata=pai_meta(
+            help="Do not load variables whose path (ours, and the loaded model's after renaming) matches this regex "
+            "(re.search). Defaults to None."
+        ),
     )
     allow_partial: bool = field(
         default=False,
@@ -45,6 +53,20 @@ class WarmstartParams:
     )
 
     def validate(self) -> None:
+        """Raise `ConfigError` for a malformed rename rule or regex (the path is checked when loading)."""
         for rule in self.rename:
-            if "->" not in rule:
-                raise ConfigError(f"--warmstart.rename rules must read FROM->TO; got {rule!r}.")
+            old, arrow, _ = rule.partition("->")
+            if not arrow or not old:
+                raise ConfigError(
+                    f"--warmstart.rename rules must read FROM->TO with a non-empty FROM; got {rule!r}. "
+                    "Fix: e.g. --warmstart.rename dense_0/->dense_first/."
+                )
+        for flag, pattern in (("include", self.include), ("exclude", self.exclude)):
+            if pattern is None:
+                continue
+            try:
+                re.compile(pattern)
+            except re.error as e:
+                raise ConfigError(
+                    f"--warmstart.{flag} {pattern!r} is not a valid regex ({e}). Fix: correct the pattern."
+                ) from None

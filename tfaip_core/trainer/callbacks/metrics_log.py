@@ -8,7 +8,7 @@ import time
 from typing import Optional
 
 from tfaip_core.trainer.callbacks.base import Callback, Logs
-from tfaip_core.util.io import append_line
+from tfaip_core.util.io import append_line, atomic_write_text
 
 
 class MetricsLogCallback(Callback):
@@ -25,6 +25,8 @@ class MetricsLogCallback(Callback):
 
     def on_train_begin(self, logs: Optional[Logs] = None) -> None:
         self._start = time.time()
+        if os.path.exists(self.path):  # a resumed run: drop epochs logged after the checkpoint it resumes from
+            _truncate_after_epoch(self.path, self.trainer.params.current_epoch)
 
     def on_epoch_end(self, epoch: int, logs: Logs) -> None:
         record = {"epoch": epoch + 1, "step": self.trainer.global_step}
@@ -37,8 +39,6 @@ class MetricsLogCallback(Callback):
 
     def set_state(self, state: dict) -> None:
         self._elapsed_before = float(state.get("elapsed", 0.0))
-        if os.path.exists(self.path):
-            _truncate_after_epoch(self.path, self.trainer.params.current_epoch)
 
 
 def _truncate_after_epoch(path: str, epochs_done: int) -> None:
@@ -53,6 +53,4 @@ def _truncate_after_epoch(path: str, epochs_done: int) -> None:
         except json.JSONDecodeError:  # a line cut by a crash
             continue
     if len(kept) != len(lines):
-        from tfaip_core.util.io import atomic_write_text
-
         atomic_write_text(path, "".join(kept))
