@@ -128,7 +128,7 @@ class CheckpointStore:
                 with open(os.path.join(path, STATE_FILE), encoding="utf-8") as f:
                     state = json.load(f)
                 checkpoint.read(os.path.join(path, VARIABLES_PREFIX)).assert_existing_objects_matched()
-            except (OSError, ValueError, tf.errors.OpError, AssertionError) as e:
+            except (OSError, ValueError, IndexError, KeyError, tf.errors.OpError, AssertionError) as e:
                 reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
                 log.error("Checkpoint %s is corrupt or incomplete (%s); trying the previous one", path, reason)
                 errors.append(f"{path}: {reason}")
