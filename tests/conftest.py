@@ -50,7 +50,14 @@ def run(
 def train(output_dir: Path, *flags: str, scenario: str = "scenarios.tutorial", **kwargs) -> subprocess.CompletedProcess:
     """`tfaip-train scenario --trainer.output_dir DIR --trainer.progress_bar false FLAGS`, asserting success."""
     result = run(
-        "tfaip-train", scenario, "--trainer.output_dir", str(output_dir), "--trainer.progress_bar", "false", *flags, **kwargs
+        "tfaip-train",
+        scenario,
+        "--trainer.output_dir",
+        str(output_dir),
+        "--trainer.progress_bar",
+        "false",
+        *flags,
+        **kwargs,
     )
     assert result.returncode == 0, f"tfaip-train failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
     return result

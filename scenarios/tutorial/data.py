@@ -33,7 +33,9 @@ def load_split(params: TutorialDataParams, mode: PipelineMode) -> Tuple[np.ndarr
         loader = getattr(keras.datasets, params.dataset)
         (x_train, y_train), (x_test, y_test) = loader.load_data()
     except Exception as e:  # no network or a broken cache
-        raise DataError(f"--data.dataset {params.dataset} could not be loaded ({e}). Fix: use --data.dataset digits.")
+        raise DataError(
+            f"--data.dataset {params.dataset} could not be loaded ({e}). Fix: use --data.dataset digits."
+        ) from e
     return (x_train, y_train.astype(np.int64)) if training else (x_test, y_test.astype(np.int64))
 
 

@@ -32,7 +32,9 @@ class MLPGraph(_DigitGraph):
     def __init__(self, params: MLPParams, num_classes: int, pixel_max: float):
         super().__init__(params, num_classes, pixel_max)
         self.flatten = keras.layers.Flatten()
-        self.hidden = [keras.layers.Dense(n, activation=params.activation, name=f"dense_{i}") for i, n in enumerate(params.nodes)]
+        self.hidden = [
+            keras.layers.Dense(n, activation=params.activation, name=f"dense_{i}") for i, n in enumerate(params.nodes)
+        ]
         self.dropouts = [keras.layers.Dropout(params.dropout) for _ in params.nodes]
 
     def features(self, images: tf.Tensor, training: bool) -> tf.Tensor:
@@ -51,7 +53,9 @@ class CNNGraph(_DigitGraph):
         ]
         self.pools = [keras.layers.MaxPooling2D(2, padding="same") for _ in params.filters]
         self.flatten = keras.layers.Flatten()
-        self.dense = [keras.layers.Dense(n, activation=params.activation, name=f"dense_{i}") for i, n in enumerate(params.dense)]
+        self.dense = [
+            keras.layers.Dense(n, activation=params.activation, name=f"dense_{i}") for i, n in enumerate(params.dense)
+        ]
 
     def features(self, images: tf.Tensor, training: bool) -> tf.Tensor:
         x = images[..., tf.newaxis]

@@ -1,6 +1,5 @@
 """Parameters of the tutorial scenario: which digits, which graph."""
 
-
 from dataclasses import dataclass, field
 from typing import List
 
@@ -48,10 +47,13 @@ class MLPParams(TutorialGraphParams):
 class CNNParams(TutorialGraphParams):
     filters: List[int] = field(
         default_factory=lambda: [16, 32],
-        metadata=pai_meta(help="Filters of each 3x3 conv layer; each is followed by 2x2 max pooling. Defaults to [16, 32]."),
+        metadata=pai_meta(
+            help="Filters of each 3x3 conv layer; each is followed by 2x2 max pooling. Defaults to [16, 32]."
+        ),
     )
     dense: List[int] = field(
-        default_factory=lambda: [64], metadata=pai_meta(help="Units of the dense layers after the convs. Defaults to [64].")
+        default_factory=lambda: [64],
+        metadata=pai_meta(help="Units of the dense layers after the convs. Defaults to [64]."),
     )
 
 

@@ -50,7 +50,10 @@ def test_export_matches_in_memory_model_without_tfaip(tmp_path: Path) -> None:
     (tmp_path / "load.py").write_text(LOADER)
     result = subprocess.run(
         [sys.executable, str(tmp_path / "load.py"), str(tmp_path / "run" / "export"), str(tmp_path / "images.npy")],
-        capture_output=True, text=True, timeout=300, cwd=str(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=str(tmp_path),
     )
     assert result.returncode == 0, result.stderr
     loaded = json.loads(result.stdout.strip().splitlines()[-1])

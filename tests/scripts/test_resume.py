@@ -30,7 +30,9 @@ def assert_same_weights(a: Path, b: Path) -> None:
     wa, wb = newest_weights(a), newest_weights(b)
     assert sorted(wa) == sorted(wb)
     for key in wa:
-        np.testing.assert_allclose(wa[key].astype(np.float64), wb[key].astype(np.float64), atol=1e-6, rtol=0, err_msg=key)
+        np.testing.assert_allclose(
+            wa[key].astype(np.float64), wb[key].astype(np.float64), atol=1e-6, rtol=0, err_msg=key
+        )
 
 
 def epochs_logged(output_dir: Path) -> int:
@@ -126,8 +128,22 @@ def test_train_refuses_to_clobber_a_run_unless_overwrite(tmp_path: Path) -> None
 
 
 def test_print_params_and_train_from_params_round_trip(tmp_path: Path) -> None:
-    flags = [*SEEDED, "--trainer.epochs", "2", "--model.graph", "CNN", "--model.graph.filters", "4", "8",
-             "--optimizer", "SGD", "--optimizer.momentum", "0.9", "--learning_rate.lr", "0.02"]
+    flags = [
+        *SEEDED,
+        "--trainer.epochs",
+        "2",
+        "--model.graph",
+        "CNN",
+        "--model.graph.filters",
+        "4",
+        "8",
+        "--optimizer",
+        "SGD",
+        "--optimizer.momentum",
+        "0.9",
+        "--learning_rate.lr",
+        "0.02",
+    ]
     printed = run("tfaip-train", "scenarios.tutorial", *flags, "--print_params")
     assert printed.returncode == 0, printed.stderr
     params_file = tmp_path / "params.json"
@@ -142,7 +158,9 @@ def test_print_params_and_train_from_params_round_trip(tmp_path: Path) -> None:
     a.pop("output_dir"), b.pop("output_dir")
     assert a == b
     # flags override single fields of the file and keep the others
-    again = run("tfaip-train-from-params", str(direct / "trainer_params.json"), "--trainer.epochs", "5", "--print_params")
+    again = run(
+        "tfaip-train-from-params", str(direct / "trainer_params.json"), "--trainer.epochs", "5", "--print_params"
+    )
     resolved = json.loads(again.stdout)
     assert resolved["epochs"] == 5 and resolved["current_epoch"] == 0
     assert resolved["scenario"]["model"]["graph"]["filters"] == [4, 8] and resolved["optimizer"]["momentum"] == 0.9
@@ -178,8 +196,18 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path: Path
 
 def test_checkpoint_cadence_keep_max_and_max_steps(tmp_path: Path) -> None:
     out = tmp_path / "steps"
-    train(out, *SEEDED, "--trainer.checkpoint_every_n_steps", "7", "--trainer.keep_checkpoint_max", "3",
-          "--trainer.max_steps", "40", "--trainer.export_best", "false")
+    train(
+        out,
+        *SEEDED,
+        "--trainer.checkpoint_every_n_steps",
+        "7",
+        "--trainer.keep_checkpoint_max",
+        "3",
+        "--trainer.max_steps",
+        "40",
+        "--trainer.export_best",
+        "false",
+    )
     names = sorted(p.name for p in (out / "checkpoint").iterdir())
     assert names == ["ckpt-0000000028", "ckpt-0000000035", "ckpt-0000000040"]  # every 7 steps + the end, last 3
     metrics = read_metrics(out)
@@ -187,8 +215,16 @@ def test_checkpoint_cadence_keep_max_and_max_steps(tmp_path: Path) -> None:
     state = json.loads((out / "checkpoint" / "ckpt-0000000035" / "state.json").read_text())
     assert state["epoch"] == 2 and state["step_in_epoch"] == 5  # a mid-epoch checkpoint
 
-    result = run("tfaip-train", "scenarios.tutorial", "--trainer.output_dir", str(tmp_path / "conflict"),
-                 "--trainer.checkpoint_every_n_steps", "5", "--trainer.checkpoint_every_secs", "10")
+    result = run(
+        "tfaip-train",
+        "scenarios.tutorial",
+        "--trainer.output_dir",
+        str(tmp_path / "conflict"),
+        "--trainer.checkpoint_every_n_steps",
+        "5",
+        "--trainer.checkpoint_every_secs",
+        "10",
+    )
     assert result.returncode == 2
     assert "--trainer.checkpoint_every_n_steps and --trainer.checkpoint_every_secs conflict" in result.stderr
 

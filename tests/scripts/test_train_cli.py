@@ -14,7 +14,16 @@ from tests.conftest import REPO, read_metrics, run, train
 
 
 def test_output_directory_contract(tutorial_run: Path) -> None:
-    for name in ["train.log", "trainer_params.json", "metrics.jsonl", "checkpoint", "best", "export", "train", "validation"]:
+    for name in [
+        "train.log",
+        "trainer_params.json",
+        "metrics.jsonl",
+        "checkpoint",
+        "best",
+        "export",
+        "train",
+        "validation",
+    ]:
         assert (tutorial_run / name).exists(), name
     for model_dir in ["best", "export"]:
         assert (tutorial_run / model_dir / "saved_model.pb").is_file()
@@ -88,7 +97,9 @@ def test_flag_equals_syntax_optimizer_and_schedule(tmp_path: Path) -> None:
         "640",
     )
     params = json.loads((out / "trainer_params.json").read_text())
-    assert params["learning_rate"]["lr"] == 0.01 and params["learning_rate"]["__cls__"].endswith("ExponentialDecayParams")
+    assert params["learning_rate"]["lr"] == 0.01 and params["learning_rate"]["__cls__"].endswith(
+        "ExponentialDecayParams"
+    )
     assert params["optimizer"]["epsilon"] == 1e-7
     assert params["scenario"]["model"]["graph"]["nodes"] == [20, 10]
     assert read_metrics(out)[0]["step"] == 10  # 640 samples / 64
@@ -100,7 +111,16 @@ def test_flag_equals_syntax_optimizer_and_schedule(tmp_path: Path) -> None:
 )
 def test_scenario_specs(tmp_path: Path, spec: str) -> None:
     out = tmp_path / "run"
-    train(out, "--trainer.epochs", "1", "--trainer.samples_per_epoch", "64", "--trainer.export_best", "false", scenario=spec)
+    train(
+        out,
+        "--trainer.epochs",
+        "1",
+        "--trainer.samples_per_epoch",
+        "64",
+        "--trainer.export_best",
+        "false",
+        scenario=spec,
+    )
     assert (out / "export" / "saved_model.pb").exists()
     assert not (out / "best").exists()
 
@@ -108,8 +128,15 @@ def test_scenario_specs(tmp_path: Path, spec: str) -> None:
 def test_train_script_runs_as_a_plain_file(tmp_path: Path) -> None:
     out = tmp_path / "plain"
     result = _run_file(
-        "scenarios.tutorial", "--trainer.output_dir", str(out), "--trainer.epochs", "1",
-        "--trainer.samples_per_epoch", "64", "--trainer.progress_bar", "false",
+        "scenarios.tutorial",
+        "--trainer.output_dir",
+        str(out),
+        "--trainer.epochs",
+        "1",
+        "--trainer.samples_per_epoch",
+        "64",
+        "--trainer.progress_bar",
+        "false",
     )
     assert result.returncode == 0, result.stderr
     assert (out / "export" / "saved_model.pb").exists()
@@ -120,7 +147,10 @@ def _run_file(*args: str):
 
     return subprocess.run(
         [sys.executable, str(REPO / "tfaip_core" / "scripts" / "train.py"), *args],
-        cwd=str(REPO), capture_output=True, text=True, timeout=300,
+        cwd=str(REPO),
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
 
@@ -129,9 +159,19 @@ def test_help_lists_every_flag_with_default() -> None:
     assert result.returncode == 0
     text = result.stdout
     for flag in [
-        "--trainer.epochs", "--trainer.output_dir", "--trainer.random_seed", "--optimizer", "--optimizer.epsilon",
-        "--learning_rate", "--learning_rate.lr", "--model.graph", "--model.graph.nodes", "--data.dataset",
-        "--train.batch_size", "--val.batch_size", "--device.dist_strategy",
+        "--trainer.epochs",
+        "--trainer.output_dir",
+        "--trainer.random_seed",
+        "--optimizer",
+        "--optimizer.epsilon",
+        "--learning_rate",
+        "--learning_rate.lr",
+        "--model.graph",
+        "--model.graph.nodes",
+        "--data.dataset",
+        "--train.batch_size",
+        "--val.batch_size",
+        "--device.dist_strategy",
     ]:
         assert re.search(rf"^\s+{re.escape(flag)}\b", text, re.M), flag
     assert "Missing help string" not in text
@@ -155,7 +195,10 @@ class B(TutorialScenario):
         (["--trainer.epoch", "3"], r"unknown flag --trainer\.epoch \(closest valid flags: --trainer\.epochs"),
         (["--trainer.epochs", "three"], r"--trainer\.epochs: invalid value 'three'; expected an integer"),
         (["--learning_rate.lr", "fast"], r"--learning_rate\.lr: invalid value 'fast'; expected a number"),
-        (["--trainer.progress_bar", "maybe"], r"--trainer\.progress_bar: invalid value 'maybe'; expected true or false"),
+        (
+            ["--trainer.progress_bar", "maybe"],
+            r"--trainer\.progress_bar: invalid value 'maybe'; expected true or false",
+        ),
         (["--optimizer", "Adamm"], r"--optimizer: unknown choice 'Adamm'; valid choices: Adam, .*SGD"),
         (["--model.graph", "RNN"], r"--model\.graph: unknown choice 'RNN'; valid choices: MLP, CNN"),
         (["--data.dataset", "cifar"], r"--data\.dataset: invalid choice: 'cifar'"),
@@ -198,6 +241,8 @@ def test_missing_scenario_argument_prints_usage() -> None:
 
 def test_log_level_from_environment(tmp_path: Path) -> None:
     out = tmp_path / "quiet"
-    result = train(out, "--trainer.epochs", "1", "--trainer.samples_per_epoch", "64", env={"TFAIP_LOG_LEVEL": "warning"})
+    result = train(
+        out, "--trainer.epochs", "1", "--trainer.samples_per_epoch", "64", env={"TFAIP_LOG_LEVEL": "warning"}
+    )
     assert "INFO" not in result.stderr
     assert (out / "train.log").read_text() == ""

@@ -61,8 +61,17 @@ def test_rate_minus_one_uses_steps_per_epoch() -> None:
 
 def test_cli_ema_validates_exports_and_checkpoints_the_average(tmp_path: Path) -> None:
     out = tmp_path / "ema"
-    result = train(out, "--trainer.calc_ema", "0.9", "--trainer.epochs", "2", "--trainer.samples_per_epoch", "320",
-                   "--trainer.random_seed", "3")
+    result = train(
+        out,
+        "--trainer.calc_ema",
+        "0.9",
+        "--trainer.epochs",
+        "2",
+        "--trainer.samples_per_epoch",
+        "320",
+        "--trainer.random_seed",
+        "3",
+    )
     assert "EMA of the weights with decay 0.9" in result.stderr
     ckpt = sorted(glob.glob(str(out / "checkpoint" / "ckpt-*")))[-1] + "/variables"
     raw = read_model_variables(ckpt)

@@ -325,7 +325,8 @@ def test_validation_errors(params: LearningRateParams, pattern: str) -> None:
             10,
             2,
             (
-                r"^`--learning_rate\.warmup_epochs` plus the constant phase must be shorter than training; got 10 warmup "
+                r"^`--learning_rate\.warmup_epochs` plus the constant phase must be shorter than training; "
+                r"got 10 warmup "
                 r"\+ 10 constant steps for 20 training steps"
             ),
         ),

@@ -25,8 +25,19 @@ def final_weights(output_dir: Path) -> Dict[str, np.ndarray]:
 
 @pytest.mark.parametrize("ema", [[], ["--trainer.calc_ema", "0.8"]], ids=["plain", "ema"])
 def test_accumulating_n_batches_equals_one_batch_of_n_times_b(tmp_path: Path, ema: list) -> None:
-    common = EXACT + ["--trainer.epochs", "2", "--trainer.samples_per_epoch", "128", "--optimizer", "SGD",
-                      "--optimizer.momentum", "0.9", "--learning_rate.lr", "0.05", *ema]
+    common = EXACT + [
+        "--trainer.epochs",
+        "2",
+        "--trainer.samples_per_epoch",
+        "128",
+        "--optimizer",
+        "SGD",
+        "--optimizer.momentum",
+        "0.9",
+        "--learning_rate.lr",
+        "0.05",
+        *ema,
+    ]
     train(tmp_path / "accum", *common, "--train.batch_size", "8", "--trainer.train_accum_steps", "4")
     train(tmp_path / "big", *common, "--train.batch_size", "32")
     accumulated, big = final_weights(tmp_path / "accum"), final_weights(tmp_path / "big")
@@ -34,17 +45,39 @@ def test_accumulating_n_batches_equals_one_batch_of_n_times_b(tmp_path: Path, em
     for key in big:
         np.testing.assert_allclose(accumulated[key], big[key], rtol=1e-5, atol=1e-6, err_msg=key)
     # and the validation (with EMA weights when on) saw the same model
-    assert read_metrics(tmp_path / "accum")[-1]["val_loss"] == pytest.approx(read_metrics(tmp_path / "big")[-1]["val_loss"], rel=1e-5)
+    assert read_metrics(tmp_path / "accum")[-1]["val_loss"] == pytest.approx(
+        read_metrics(tmp_path / "big")[-1]["val_loss"], rel=1e-5
+    )
 
 
 def test_no_train_scope_keeps_frozen_weights_bit_identical(tmp_path: Path) -> None:
     frozen, initial = tmp_path / "frozen", tmp_path / "initial"
-    train(frozen, "--trainer.no_train_scope", ".*dense_.*", "--trainer.epochs", "2", "--trainer.samples_per_epoch", "320",
-          "--trainer.random_seed", "9")
+    train(
+        frozen,
+        "--trainer.no_train_scope",
+        ".*dense_.*",
+        "--trainer.epochs",
+        "2",
+        "--trainer.samples_per_epoch",
+        "320",
+        "--trainer.random_seed",
+        "9",
+    )
     # the same seed, nothing frozen, and a learning rate far below float32 resolution: every weight keeps its
     # initial value, which gives the initial weights independently of the freezing code
-    train(initial, "--learning_rate.lr", "1e-30", "--trainer.epochs", "1", "--trainer.samples_per_epoch", "32",
-          "--trainer.random_seed", "9", "--trainer.export_best", "false")
+    train(
+        initial,
+        "--learning_rate.lr",
+        "1e-30",
+        "--trainer.epochs",
+        "1",
+        "--trainer.samples_per_epoch",
+        "32",
+        "--trainer.random_seed",
+        "9",
+        "--trainer.export_best",
+        "false",
+    )
     trained, untouched = final_weights(frozen), final_weights(initial)
     assert any("dense_" in key for key in untouched)
     for key in untouched:
@@ -53,14 +86,26 @@ def test_no_train_scope_keeps_frozen_weights_bit_identical(tmp_path: Path) -> No
         elif "dense_" in key:  # biases start at zero (Keras' default initialiser); 1e-30 steps would move them
             assert not trained[key].any(), key
     assert not np.array_equal(trained["model/graph/logits/kernel"], untouched["model/graph/logits/kernel"])
-    result = run("tfaip-train", "scenarios.tutorial", "--trainer.output_dir", str(tmp_path / "all"),
-                 "--trainer.no_train_scope", "model")
+    result = run(
+        "tfaip-train",
+        "scenarios.tutorial",
+        "--trainer.output_dir",
+        str(tmp_path / "all"),
+        "--trainer.no_train_scope",
+        "model",
+    )
     assert result.returncode == 2 and "freezes every trainable variable" in result.stderr
 
 
 def test_no_train_scope_that_matches_nothing_lists_the_layers(tmp_path: Path) -> None:
-    result = run("tfaip-train", "scenarios.tutorial", "--trainer.output_dir", str(tmp_path / "x"),
-                 "--trainer.no_train_scope", ".*conv.*")
+    result = run(
+        "tfaip-train",
+        "scenarios.tutorial",
+        "--trainer.output_dir",
+        str(tmp_path / "x"),
+        "--trainer.no_train_scope",
+        ".*conv.*",
+    )
     assert result.returncode == 2
     line = result.stderr.strip().splitlines()[-1]
     assert "matches no layer or variable" in line and "model/graph/dense_0" in line and "model/graph/logits" in line
@@ -81,8 +126,20 @@ OPTIMIZER_FLAGS = {
 @pytest.mark.parametrize("name", sorted(OPTIMIZER_FLAGS))
 def test_every_optimizer_trains_from_the_cli(tmp_path: Path, name: str) -> None:
     out = tmp_path / name
-    train(out, "--optimizer", name, *OPTIMIZER_FLAGS[name], "--trainer.epochs", "2", "--trainer.samples_per_epoch", "640",
-          "--trainer.export_best", "false", "--trainer.random_seed", "2")
+    train(
+        out,
+        "--optimizer",
+        name,
+        *OPTIMIZER_FLAGS[name],
+        "--trainer.epochs",
+        "2",
+        "--trainer.samples_per_epoch",
+        "640",
+        "--trainer.export_best",
+        "false",
+        "--trainer.random_seed",
+        "2",
+    )
     params = json.loads((out / "trainer_params.json").read_text())
     stored = params["optimizer"]
     flags = OPTIMIZER_FLAGS[name]
@@ -94,22 +151,56 @@ def test_every_optimizer_trains_from_the_cli(tmp_path: Path, name: str) -> None:
 
 
 def test_two_clip_fields_are_refused(tmp_path: Path) -> None:
-    result = run("tfaip-train", "scenarios.tutorial", "--trainer.output_dir", str(tmp_path / "x"),
-                 "--optimizer.clip_norm", "1", "--optimizer.clip_global_norm", "5")
+    result = run(
+        "tfaip-train",
+        "scenarios.tutorial",
+        "--trainer.output_dir",
+        str(tmp_path / "x"),
+        "--optimizer.clip_norm",
+        "1",
+        "--optimizer.clip_global_norm",
+        "5",
+    )
     assert result.returncode == 2 and "clip" in result.stderr.strip().splitlines()[-1]
     assert not (tmp_path / "x").exists()
 
 
 def test_logged_learning_rate_follows_the_schedule(tmp_path: Path) -> None:
     out = tmp_path / "exp"
-    train(out, "--learning_rate", "ExponentialDecay", "--learning_rate.lr", "0.01", "--learning_rate.decay", "0.5",
-          "--learning_rate.staircase", "true", "--trainer.epochs", "3", "--trainer.samples_per_epoch", "320")
+    train(
+        out,
+        "--learning_rate",
+        "ExponentialDecay",
+        "--learning_rate.lr",
+        "0.01",
+        "--learning_rate.decay",
+        "0.5",
+        "--learning_rate.staircase",
+        "true",
+        "--trainer.epochs",
+        "3",
+        "--trainer.samples_per_epoch",
+        "320",
+    )
     lrs = [r["lr"] for r in read_metrics(out)]  # logged after each epoch: lr(step = epoch * 10)
     np.testing.assert_allclose(lrs, [0.01 * 0.5**1, 0.01 * 0.5**2, 0.01 * 0.5**3], rtol=1e-6)
 
     out = tmp_path / "cos"
-    train(out, "--learning_rate", "WarmupCosineDecay", "--learning_rate.lr", "0.01", "--learning_rate.warmup_epochs", "1",
-          "--learning_rate.final_lr", "0.001", "--trainer.epochs", "3", "--trainer.samples_per_epoch", "320")
+    train(
+        out,
+        "--learning_rate",
+        "WarmupCosineDecay",
+        "--learning_rate.lr",
+        "0.01",
+        "--learning_rate.warmup_epochs",
+        "1",
+        "--learning_rate.final_lr",
+        "0.001",
+        "--trainer.epochs",
+        "3",
+        "--trainer.samples_per_epoch",
+        "320",
+    )
     lrs = [r["lr"] for r in read_metrics(out)]
     # steps 10, 20, 30 of 30; warmup 10 steps; cosine from 0.01 to the floor 0.001 over steps 10..30
     expected = [0.001 + 0.5 * (0.01 - 0.001) * (1 + math.cos(math.pi * (s - 10) / 20)) for s in (10, 20, 30)]

@@ -250,9 +250,12 @@ def test_cli_warm_start_with_lr_almost_zero_reproduces_the_source_validation(
     out = tmp_path / "warm"
     result = train(
         out,
-        "--warmstart.model", str(tutorial_run / "export"),
-        "--learning_rate.lr", "1e-30",  # must be > 0; Adam then moves the weights by ~1e-30: not at all
-        "--trainer.epochs", "1",
+        "--warmstart.model",
+        str(tutorial_run / "export"),
+        "--learning_rate.lr",
+        "1e-30",  # must be > 0; Adam then moves the weights by ~1e-30: not at all
+        "--trainer.epochs",
+        "1",
     )
     assert "Warm start loaded 6 variable(s)" in result.stderr + (out / "train.log").read_text()
     source_last = read_metrics(tutorial_run)[-1]
@@ -263,8 +266,9 @@ def test_cli_warm_start_with_lr_almost_zero_reproduces_the_source_validation(
 
 
 def test_cli_bad_rename_rule_exits_2_with_one_line(tmp_path: Path) -> None:
-    result = run("tfaip-train", "scenarios.tutorial", "--trainer.output_dir", str(tmp_path / "o"),
-                 "--warmstart.rename", "foo")
+    result = run(
+        "tfaip-train", "scenarios.tutorial", "--trainer.output_dir", str(tmp_path / "o"), "--warmstart.rename", "foo"
+    )
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "--warmstart.rename" in lines[0] and "'foo'" in lines[0]

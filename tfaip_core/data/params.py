@@ -1,8 +1,6 @@
 """Parameters of the data part of a scenario and of one data pipeline (train / val)."""
 
-
 from dataclasses import dataclass, field
-from typing import Optional
 
 from paiargparse import pai_dataclass, pai_meta
 
@@ -50,5 +48,3 @@ class DataPipelineParams:
             raise ConfigError(f"{flag}.limit must be -1 (all) or >= 1; got {self.limit}.")
         if self.num_processes < 1:
             raise ConfigError(f"{flag}.num_processes must be >= 1; got {self.num_processes}.")
-
-

@@ -33,16 +33,16 @@ class Sample:
     outputs: Any = None
     meta: Dict[str, Any] = dataclasses.field(default_factory=dict)
 
-    def new_inputs(self, inputs: Any) -> "Sample":
+    def new_inputs(self, inputs: Any) -> Sample:
         return dataclasses.replace(self, inputs=inputs)
 
-    def new_targets(self, targets: Any) -> "Sample":
+    def new_targets(self, targets: Any) -> Sample:
         return dataclasses.replace(self, targets=targets)
 
-    def new_outputs(self, outputs: Any) -> "Sample":
+    def new_outputs(self, outputs: Any) -> Sample:
         return dataclasses.replace(self, outputs=outputs)
 
-    def new_meta(self, meta: Dict[str, Any]) -> "Sample":
+    def new_meta(self, meta: Dict[str, Any]) -> Sample:
         return dataclasses.replace(self, meta=meta)
 
     @property

@@ -1,6 +1,5 @@
 """Device and distribution parameters (`--device.*`)."""
 
-
 from dataclasses import dataclass, field
 from typing import List
 

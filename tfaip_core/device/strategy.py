@@ -48,4 +48,6 @@ def is_chief(strategy: tf.distribute.Strategy) -> bool:
     task_type, task_id = resolver.task_type, resolver.task_id
     if task_type is None or not resolver.cluster_spec().as_dict():
         return True
-    return task_type == "chief" or (task_type == "worker" and task_id == 0 and "chief" not in resolver.cluster_spec().as_dict())
+    return task_type == "chief" or (
+        task_type == "worker" and task_id == 0 and "chief" not in resolver.cluster_spec().as_dict()
+    )

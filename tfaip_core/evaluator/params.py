@@ -1,6 +1,5 @@
 """Parameters of a scenario's evaluator (`--evaluator.*`)."""
 
-
 from dataclasses import dataclass
 
 from paiargparse import pai_dataclass

@@ -1,6 +1,5 @@
 """Parameters of a scenario's model and graph (`--model.*`, `--model.graph.*`)."""
 
-
 from dataclasses import dataclass
 
 from paiargparse import pai_dataclass

@@ -33,7 +33,9 @@ def locate_scenario(spec: str) -> Type[ScenarioBase]:
         cls = getattr(module, class_name, None)
         if not (inspect.isclass(cls) and issubclass(cls, ScenarioBase)):
             found = ", ".join(c.__name__ for c in _scenarios_in(module)) or "none"
-            raise ConfigError(f"Scenario {spec!r}: {module.__name__} has no scenario class {class_name!r} (found: {found}).")
+            raise ConfigError(
+                f"Scenario {spec!r}: {module.__name__} has no scenario class {class_name!r} (found: {found})."
+            )
         return cls
     candidates = _scenarios_in(module)
     if not candidates and hasattr(module, "__path__"):

@@ -1,6 +1,5 @@
 """Parameters of a scenario: its data, model and evaluator parts."""
 
-
 from dataclasses import dataclass, field
 
 from paiargparse import pai_dataclass, pai_meta

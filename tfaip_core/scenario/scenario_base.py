@@ -51,7 +51,7 @@ class ScenarioBase(Generic[TSP]):
         return params  # type: ignore[return-value]
 
     @classmethod
-    def default_trainer_params(cls) -> "TrainerParams":
+    def default_trainer_params(cls) -> TrainerParams:
         """The trainer parameters a run of this scenario starts from (before flags)."""
         from tfaip_core.trainer.params import TrainerParams
 
@@ -66,7 +66,7 @@ class ScenarioBase(Generic[TSP]):
     def create_evaluator(self) -> EvaluatorBase:
         return self.evaluator_cls(self.params.evaluator)
 
-    def create_trainer(self, trainer_params: "TrainerParams") -> "Trainer":
+    def create_trainer(self, trainer_params: TrainerParams) -> Trainer:
         from tfaip_core.trainer.trainer import Trainer
 
         return Trainer(trainer_params, self)

@@ -77,7 +77,7 @@ def flag_values(params: Any, prefix: str) -> Dict[str, Any]:
     """Flag name -> value of every field of the params tree, spelled as paiargparse spells it."""
     values: Dict[str, Any] = {}
     for f in dataclasses.fields(params):
-        meta = f.metadata or {}
+        meta: Dict[str, Any] = dict(f.metadata or {})
         name = f.name if meta.get("mode") == "flat" else f"{prefix}.{f.name}"
         value = getattr(params, f.name)
         if dataclasses.is_dataclass(value):
@@ -136,16 +136,20 @@ def _value_error_message(error: Exception, argv: List[str]) -> str:
         value = choice.group(1)
         names = [n.strip(" '\"") for n in choice.group(2).split(",")]
         valid = [n for n in names if not n.endswith("Params")] or names
-        return f"{_flag_before(argv, value) or 'a choice flag'}: unknown choice {value!r}; valid choices: {', '.join(valid)}."
+        choice_flag = _flag_before(argv, value) or "a choice flag"
+        return f"{choice_flag}: unknown choice {value!r}; valid choices: {', '.join(valid)}."
     quoted = re.search(r"'([^']*)'\s*$", text) or re.search(r": (\S+)$", text)
     if quoted:
         value = quoted.group(1)
         flag = _flag_before(argv, value)
         if flag:
             kind = (
-                "a number" if "float" in text
-                else "an integer" if "int()" in text
-                else "true or false" if "boolean" in text
+                "a number"
+                if "float" in text
+                else "an integer"
+                if "int()" in text
+                else "true or false"
+                if "boolean" in text
                 else "a valid value"
             )
             return f"{flag}: invalid value {value!r}; expected {kind}. Fix: correct the value of {flag}."

@@ -37,7 +37,10 @@ def _resume(args: List[str]) -> int:
     run_dir = os.path.abspath(args[0])
     params_file = os.path.join(run_dir, "trainer_params.json")
     if not os.path.isfile(params_file):
-        raise ConfigError(f"{run_dir} is not a run directory: it has no trainer_params.json. Fix: pass a --trainer.output_dir of tfaip-train.")
+        raise ConfigError(
+            f"{run_dir} is not a run directory: it has no trainer_params.json. "
+            "Fix: pass a --trainer.output_dir of tfaip-train."
+        )
     from tfaip_core.util.logging import quiet_tensorflow
 
     quiet_tensorflow()
@@ -62,7 +65,9 @@ def _resume(args: List[str]) -> int:
             "Fix: drop them, or start a new run with tfaip-train-from-params."
         )
     if not CheckpointStore(os.path.join(run_dir, "checkpoint")).complete():
-        log.warning("%s has no complete checkpoint yet (it stopped before the first one): starting from the beginning", run_dir)
+        log.warning(
+            "%s has no complete checkpoint yet (it stopped before the first one): starting from the beginning", run_dir
+        )
     train(scenario_cls, params, resume=True)
     return 0
 

@@ -37,7 +37,9 @@ def _train(args: List[str]) -> int:
         print(USAGE)
         return 0 if args else 2
     if args[0].startswith("-"):
-        raise ConfigError(f"the first argument must be the SCENARIO; got the flag {args[0]}. Fix: {PROG} SCENARIO [flags].")
+        raise ConfigError(
+            f"the first argument must be the SCENARIO; got the flag {args[0]}. Fix: {PROG} SCENARIO [flags]."
+        )
     quiet_tensorflow()
     from tfaip_core.scenario.locate import locate_scenario
     from tfaip_core.scripts.cli import parse_params, pop_print_params, print_params

@@ -22,7 +22,8 @@ class EarlyStoppingParams:
     n_to_go: int = field(
         default=-1,
         metadata=pai_meta(
-            help="Stop after this many evaluations without improvement of the monitored value (-1: off). Defaults to -1."
+            help="Stop after this many evaluations without improvement of the monitored value (-1: off). "
+            "Defaults to -1."
         ),
     )
     frequency: int = field(

@@ -26,7 +26,9 @@ class ExponentialMovingAverage(tf.Module):
             tf.Variable(tf.zeros(v.shape, v.dtype), trainable=False, name="average", aggregation=only_first)
             for v in self._variables
         ]
-        self._backup = [tf.Variable(tf.zeros(v.shape, v.dtype), trainable=False, name="backup") for v in self._variables]
+        self._backup = [
+            tf.Variable(tf.zeros(v.shape, v.dtype), trainable=False, name="backup") for v in self._variables
+        ]
         self._swapped = False
 
     def update(self) -> None:

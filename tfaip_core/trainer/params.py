@@ -5,7 +5,6 @@ The nested groups are "flat", so they keep the short spellings of the user's doc
 `--evaluator`.
 """
 
-
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -30,9 +29,7 @@ class TrainerParams:
     epochs: int = field(default=10, metadata=pai_meta(help="Number of epochs to train. Defaults to 10."))
     samples_per_epoch: int = field(
         default=-1,
-        metadata=pai_meta(
-            help="Samples that make one epoch (-1: one pass over the training data). Defaults to -1."
-        ),
+        metadata=pai_meta(help="Samples that make one epoch (-1: one pass over the training data). Defaults to -1."),
     )
     output_dir: Optional[str] = field(
         default=None,
@@ -40,7 +37,9 @@ class TrainerParams:
     )
     random_seed: Optional[int] = field(
         default=None,
-        metadata=pai_meta(help="Seed for Python, numpy, TensorFlow and data shuffling (None: random). Defaults to None."),
+        metadata=pai_meta(
+            help="Seed for Python, numpy, TensorFlow and data shuffling (None: random). Defaults to None."
+        ),
     )
     val_every_n: int = field(
         default=1, metadata=pai_meta(help="Validate every N epochs (and always after the last). Defaults to 1.")
@@ -58,7 +57,9 @@ class TrainerParams:
     )
     force_eager: bool = field(
         default=False,
-        metadata=pai_meta(help="Run train and eval steps eagerly (slow; for breakpoints in the model). Defaults to False."),
+        metadata=pai_meta(
+            help="Run train and eval steps eagerly (slow; for breakpoints in the model). Defaults to False."
+        ),
     )
     steps_per_execution: int = field(
         default=0,
@@ -94,15 +95,15 @@ class TrainerParams:
     )
     checkpoint_every_n_steps: int = field(
         default=-1,
-        metadata=pai_meta(help="Write a checkpoint every N optimizer steps instead of every epoch (-1: off). Defaults to -1."),
+        metadata=pai_meta(
+            help="Write a checkpoint every N optimizer steps instead of every epoch (-1: off). Defaults to -1."
+        ),
     )
     checkpoint_every_secs: float = field(
         default=-1.0,
         metadata=pai_meta(help="Write a checkpoint every S seconds instead of every epoch (-1: off). Defaults to -1."),
     )
-    keep_checkpoint_max: int = field(
-        default=5, metadata=pai_meta(help="Keep the newest K checkpoints. Defaults to 5.")
-    )
+    keep_checkpoint_max: int = field(default=5, metadata=pai_meta(help="Keep the newest K checkpoints. Defaults to 5."))
     overwrite: bool = field(
         default=False,
         metadata=pai_meta(
@@ -112,7 +113,9 @@ class TrainerParams:
     )
     preload_data: bool = field(
         default=True,
-        metadata=pai_meta(help="Load all samples into memory once before training (for data that fits). Defaults to True."),
+        metadata=pai_meta(
+            help="Load all samples into memory once before training (for data that fits). Defaults to True."
+        ),
     )
     num_print_evaluate: int = field(
         default=2,
@@ -190,5 +193,8 @@ class TrainerParams:
         return Frequency(
             every_n_steps=self.checkpoint_every_n_steps if self.checkpoint_every_n_steps > 0 else None,
             every_secs=self.checkpoint_every_secs if self.checkpoint_every_secs > 0 else None,
-            names={"every_n_steps": "--trainer.checkpoint_every_n_steps", "every_secs": "--trainer.checkpoint_every_secs"},
+            names={
+                "every_n_steps": "--trainer.checkpoint_every_n_steps",
+                "every_secs": "--trainer.checkpoint_every_secs",
+            },
         )

@@ -23,11 +23,13 @@ def load_trainer_params(path: str) -> TrainerParams:
         with open(path, encoding="utf-8") as f:
             data = json.load(f)
     except (OSError, json.JSONDecodeError) as e:
-        raise ConfigError(f"Params file {path} is not valid JSON ({e}). Fix: restore it or pass another file.") from None
+        raise ConfigError(
+            f"Params file {path} is not valid JSON ({e}). Fix: restore it or pass another file."
+        ) from None
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())  # scenario packages are found from the working directory, as by tfaip-train
     try:
-        return TrainerParams.from_dict(data)
+        return TrainerParams.from_dict(data)  # type: ignore[attr-defined]
     except (ImportError, AttributeError) as e:
         raise ConfigError(
             f"Params file {path} names a class that cannot be imported ({e}). "
@@ -61,7 +63,7 @@ _FIXED_ON_RESUME = (
 
 def refused_resume_changes(stored: TrainerParams, requested: TrainerParams) -> List[str]:
     """The fields a resumed run may not change (dotted names), with the stored and requested values."""
-    before, after = flatten(stored.to_dict()), flatten(requested.to_dict())
+    before, after = flatten(stored.to_dict()), flatten(requested.to_dict())  # type: ignore[attr-defined]
     refused = []
     for key in sorted(set(before) | set(after)):
         if before.get(key) == after.get(key):

@@ -15,7 +15,16 @@ from tfaip_core.util.logging import logger, setup_logging
 log = logger("trainer")
 PARAMS_FILE = "trainer_params.json"
 # What a run writes; --trainer.overwrite deletes exactly these and nothing else of the directory.
-RUN_ARTIFACTS = ("trainer_params.json", "metrics.jsonl", "train.log", "checkpoint", "best", "export", "train", "validation")
+RUN_ARTIFACTS = (
+    "trainer_params.json",
+    "metrics.jsonl",
+    "train.log",
+    "checkpoint",
+    "best",
+    "export",
+    "train",
+    "validation",
+)
 
 
 def holds_run(output_dir: str) -> bool:
@@ -48,7 +57,7 @@ def train(scenario_cls: Type[ScenarioBase], params: TrainerParams, resume: bool 
         params.current_epoch = 0
     os.makedirs(output_dir, exist_ok=True)
     setup_logging(os.path.join(output_dir, "train.log"))
-    atomic_write_json(os.path.join(output_dir, PARAMS_FILE), params.to_dict())
+    atomic_write_json(os.path.join(output_dir, PARAMS_FILE), params.to_dict())  # type: ignore[attr-defined]
     log.info("%s %s in %s", "Resuming" if resume else "Training", scenario_cls.class_path(), output_dir)
     scenario = scenario_cls(params.scenario)
     trainer = scenario.create_trainer(params)

@@ -11,12 +11,12 @@ decay by it (see `tfaip_core.trainer.optimizer_params`).
 """
 
 import math
-from typing import Any
+from typing import Any, TypeAlias, Union
 
 import keras
 import tensorflow as tf
 
-StepLike = int | float | tf.Tensor | tf.Variable | keras.Variable
+StepLike: TypeAlias = Union[int, float, tf.Tensor, tf.Variable, keras.Variable]
 
 _PACKAGE = "tfaip_core"
 

@@ -49,7 +49,7 @@ class Trainer:
     A "step" is one optimizer update; with `--trainer.train_accum_steps N` it consumes N batches.
     """
 
-    def __init__(self, params: TrainerParams, scenario: "ScenarioBase"):
+    def __init__(self, params: TrainerParams, scenario: ScenarioBase):
         self.params = params
         self.scenario = scenario
         self.output_dir = os.path.abspath(params.output_dir or ".")
@@ -234,7 +234,9 @@ class Trainer:
             self.optimizer = p.optimizer.create(schedule)
             self.optimizer.build(self.trainable_variables)
             if p.calc_ema != 0:
-                self.ema = ExponentialMovingAverage(self.trainable_variables, ema_rate(p.calc_ema, self.steps_per_epoch))
+                self.ema = ExponentialMovingAverage(
+                    self.trainable_variables, ema_rate(p.calc_ema, self.steps_per_epoch)
+                )
                 log.info("EMA of the weights with decay %.6g", self.ema.rate)
             if p.train_accum_steps > 1:
                 self.accumulator = GradientAccumulator(self.trainable_variables, p.train_accum_steps)
@@ -313,10 +315,15 @@ class Trainer:
         self.step_in_epoch = int(state.get("step_in_epoch", 0))
         if not self._iterator_checkpointable:
             consumed = int(state["step"]) * self.params.train_accum_steps
-            self._train_iterator = iter(self.strategy.experimental_distribute_dataset(self._train_dataset.skip(consumed)))
+            self._train_iterator = iter(
+                self.strategy.experimental_distribute_dataset(self._train_dataset.skip(consumed))
+            )
         callbacks.set_state(state.get("callbacks", {}))
         log.info(
-            "Resuming at epoch %d (+%d steps), global step %d", self.params.current_epoch + 1, self.step_in_epoch, self.global_step
+            "Resuming at epoch %d (+%d steps), global step %d",
+            self.params.current_epoch + 1,
+            self.step_in_epoch,
+            self.global_step,
         )
 
     def save_checkpoint(self) -> str:
@@ -335,7 +342,9 @@ class Trainer:
         return path
 
     def _checkpoint_due(self, epoch_end: bool) -> bool:
-        return self._checkpoint_frequency.due(step=self.global_step, epoch=self.params.current_epoch, epoch_end=epoch_end)
+        return self._checkpoint_frequency.due(
+            step=self.global_step, epoch=self.params.current_epoch, epoch_end=epoch_end
+        )
 
     def _end_epoch(self, last: bool) -> None:
         if last or self._checkpoint_due(epoch_end=True):
@@ -398,12 +407,17 @@ class Trainer:
         return logs
 
     def params_dict(self) -> Dict[str, Any]:
-        return self.params.to_dict()
+        return self.params.to_dict()  # type: ignore[attr-defined]
 
     def export(self, path: str) -> None:
         """Write the current model as a SavedModel (plus params JSON) to `path`."""
         export_saved_model(path, self.keras_model, self.model, self.data.input_specs(), self.params_dict())
         log.info("Exported the model to %s", path)
+
+
+def _row(i: int) -> Any:
+    """A function taking row `i` of every array in a nested structure."""
+    return lambda structure: tf.nest.map_structure(lambda a: a[i], structure)
 
 
 def _unbatch(strategy: tf.distribute.Strategy, inputs: Any, targets: Any, outputs: Any) -> List[Sample]:
@@ -417,11 +431,6 @@ def _unbatch(strategy: tf.distribute.Strategy, inputs: Any, targets: Any, output
         np_in, np_tgt, np_out = (tf.nest.map_structure(lambda t: t.numpy(), x) for x in (part_in, part_tgt, part_out))
         size = len(tf.nest.flatten(np_tgt)[0])
         for i in range(size):
-            samples.append(
-                Sample(
-                    inputs=tf.nest.map_structure(lambda a: a[i], np_in),
-                    targets=tf.nest.map_structure(lambda a: a[i], np_tgt),
-                    outputs=tf.nest.map_structure(lambda a: a[i], np_out),
-                )
-            )
+            row = _row(i)
+            samples.append(Sample(inputs=row(np_in), targets=row(np_tgt), outputs=row(np_out)))
     return samples

@@ -119,8 +119,7 @@ def warmstart(keras_model: keras.Model, params: WarmstartParams) -> WarmstartRep
     _log_report(report)
     if problems and not params.allow_partial:
         raise ConfigError(
-            f"--warmstart.model {params.model}: {len(problems)} variable(s) do not match: {_shorten(problems)}. "
-            f"{_FIX}."
+            f"--warmstart.model {params.model}: {len(problems)} variable(s) do not match: {_shorten(problems)}. {_FIX}."
         )
     if not assignments:
         raise ConfigError(
@@ -161,7 +160,9 @@ def resolve_source(path: str) -> WarmstartSource:
         raise ConfigError(f"--warmstart.model {path} is a file. Fix: pass the directory of the model or of the run.")
     if os.path.isfile(os.path.join(full, "saved_model.pb")):
         source = WarmstartSource(
-            path, "export", prefix=os.path.join(full, "variables", "variables"),
+            path,
+            "export",
+            prefix=os.path.join(full, "variables", "variables"),
         )
     elif os.path.isfile(os.path.join(full, VARIABLES_PREFIX + ".index")):  # one ckpt-N
         if not os.path.isfile(os.path.join(full, STATE_FILE)):
@@ -169,7 +170,9 @@ def resolve_source(path: str) -> WarmstartSource:
                 f"--warmstart.model {path} is an incomplete checkpoint (no {STATE_FILE}). Fix: use a complete one."
             )
         source = WarmstartSource(
-            path, "checkpoint", prefix=os.path.join(full, VARIABLES_PREFIX),
+            path,
+            "checkpoint",
+            prefix=os.path.join(full, VARIABLES_PREFIX),
         )
     else:
         # OUTPUT_DIR/checkpoint or OUTPUT_DIR: the newest complete checkpoint.
@@ -181,7 +184,9 @@ def resolve_source(path: str) -> WarmstartSource:
                 "(checkpoint/ckpt-N). Fix: pass OUTPUT_DIR/export, OUTPUT_DIR/best or the OUTPUT_DIR of an earlier run."
             )
         source = WarmstartSource(
-            path, "checkpoint", prefix=os.path.join(complete[-1], VARIABLES_PREFIX),
+            path,
+            "checkpoint",
+            prefix=os.path.join(complete[-1], VARIABLES_PREFIX),
         )
     return source
 

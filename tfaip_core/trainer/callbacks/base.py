@@ -19,9 +19,9 @@ class Callback:
     so that a resumed run continues where it stopped.
     """
 
-    trainer: "Trainer"
+    trainer: Trainer
 
-    def set_trainer(self, trainer: "Trainer") -> None:
+    def set_trainer(self, trainer: Trainer) -> None:
         self.trainer = trainer
 
     def on_train_begin(self, logs: Optional[Logs] = None) -> None:
@@ -52,7 +52,7 @@ class CallbackList(Callback):
     def __init__(self, callbacks: List[Callback]):
         self.callbacks = callbacks
 
-    def set_trainer(self, trainer: "Trainer") -> None:
+    def set_trainer(self, trainer: Trainer) -> None:
         for c in self.callbacks:
             c.set_trainer(trainer)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from typing import Optional
+from typing import Any, Dict, Optional
 
 from tfaip_core.trainer.callbacks.base import Callback, Logs
 from tfaip_core.util.io import append_line, atomic_write_text
@@ -29,7 +29,7 @@ class MetricsLogCallback(Callback):
             _truncate_after_epoch(self.path, self.trainer.params.current_epoch)
 
     def on_epoch_end(self, epoch: int, logs: Logs) -> None:
-        record = {"epoch": epoch + 1, "step": self.trainer.global_step}
+        record: Dict[str, Any] = {"epoch": epoch + 1, "step": self.trainer.global_step}
         record.update({k: float(v) for k, v in logs.items()})
         record["time"] = round(self._elapsed_before + time.time() - self._start, 3)
         append_line(self.path, json.dumps(record))
