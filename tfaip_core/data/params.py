@@ -1,16 +1,52 @@
 """Parameters of the data part of a scenario and of one data pipeline (train / val)."""
 
 from dataclasses import dataclass, field
+from typing import List
 
 from paiargparse import pai_dataclass, pai_meta
 
+from tfaip_core.data.processor import DataProcessorParams
 from tfaip_core.errors import ConfigError
+
+
+@pai_dataclass
+@dataclass
+class ProcessorPipelineParams:
+    """A list of processors and how to run them (`--data.pre_proc.*`, `--data.post_proc.*`)."""
+
+    processors: List[DataProcessorParams] = field(
+        default_factory=list,
+        metadata=pai_meta(help="The processors, in the order they run; each lists the modes it applies in. Defaults to []."),
+    )
+    run_parallel: bool = field(
+        default=True,
+        metadata=pai_meta(
+            help="Run the processors in --train.num_processes / --val.num_processes worker processes "
+            "(False: always in-process). Defaults to True."
+        ),
+    )
+    max_failures: float = field(
+        default=0.01,
+        metadata=pai_meta(
+            help="Samples whose processing may fail (skipped and logged) before the run stops: a fraction < 1 of "
+            "the samples seen, or a count >= 1. Defaults to 0.01."
+        ),
+    )
 
 
 @pai_dataclass
 @dataclass
 class DataBaseParams:
     """Base of a scenario's data parameters (`--data.*`); scenarios subclass it."""
+
+    pre_proc: ProcessorPipelineParams = field(
+        default_factory=ProcessorPipelineParams,
+        metadata=pai_meta(help="Pre-processing: raw samples -> model inputs and targets."),
+    )
+    post_proc: ProcessorPipelineParams = field(
+        default_factory=ProcessorPipelineParams,
+        metadata=pai_meta(help="Post-processing of predictions before the evaluator (runs in-process)."),
+    )
 
 
 @pai_dataclass
@@ -39,6 +75,19 @@ class DataPipelineParams:
         default=1,
         metadata=pai_meta(help="Worker processes for Python pre-processing (1: in-process). Defaults to 1."),
     )
+    bucket_boundaries: List[int] = field(
+        default_factory=list,
+        metadata=pai_meta(
+            help="Batch samples of similar length together: length boundaries of the buckets, by the data's "
+            "length function (empty: off). Defaults to []."
+        ),
+    )
+    bucket_batch_sizes: List[int] = field(
+        default_factory=list,
+        metadata=pai_meta(
+            help="Batch size of each bucket (one more than boundaries; empty: --batch_size for all). Defaults to []."
+        ),
+    )
 
     def validate(self, flag: str) -> None:
         """Raise `ConfigError` for values that cannot work; `flag` is the prefix (`--train`)."""
@@ -48,3 +97,21 @@ class DataPipelineParams:
             raise ConfigError(f"{flag}.limit must be -1 (all) or >= 1; got {self.limit}.")
         if self.num_processes < 1:
             raise ConfigError(f"{flag}.num_processes must be >= 1; got {self.num_processes}.")
+        if self.bucket_boundaries != sorted(set(self.bucket_boundaries)) or any(b < 1 for b in self.bucket_boundaries):
+            raise ConfigError(
+                f"{flag}.bucket_boundaries must be increasing positive lengths; got {self.bucket_boundaries}."
+            )
+        if self.bucket_batch_sizes and len(self.bucket_batch_sizes) != len(self.bucket_boundaries) + 1:
+            raise ConfigError(
+                f"{flag}.bucket_batch_sizes needs one size per bucket, {len(self.bucket_boundaries) + 1} for "
+                f"{len(self.bucket_boundaries)} boundaries; got {len(self.bucket_batch_sizes)}. "
+                "Fix: give one more size than boundaries, or none."
+            )
+        if any(b < 1 for b in self.bucket_batch_sizes):
+            raise ConfigError(f"{flag}.bucket_batch_sizes must be >= 1; got {self.bucket_batch_sizes}.")
+
+    def batch_sizes(self) -> List[int]:
+        """The batch size of each bucket (one bucket of `batch_size` without bucketing)."""
+        if not self.bucket_boundaries:
+            return [self.batch_size]
+        return list(self.bucket_batch_sizes) or [self.batch_size] * (len(self.bucket_boundaries) + 1)
