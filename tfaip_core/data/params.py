@@ -16,7 +16,9 @@ class ProcessorPipelineParams:
 
     processors: List[DataProcessorParams] = field(
         default_factory=list,
-        metadata=pai_meta(help="The processors, in the order they run; each lists the modes it applies in. Defaults to []."),
+        metadata=pai_meta(
+            help="The processors, in the order they run; each lists the modes it applies in. Defaults to []."
+        ),
     )
     run_parallel: bool = field(
         default=True,

@@ -105,7 +105,7 @@ class Trainer:
         printed = 0
         for inputs, targets in self._val_dataset:
             outputs = self._eval_function(inputs, targets)
-            for sample in _unbatch(self.strategy, inputs, targets, outputs):
+            for sample in self.data.post_process(_unbatch(self.strategy, inputs, targets, outputs)):
                 self.evaluator.update_state(sample)
                 if printed < self.params.num_print_evaluate:
                     self.model.print_evaluate(sample, log.info)
@@ -299,9 +299,10 @@ class Trainer:
         self.callbacks = callbacks
         # The iterator's position (incl. the shuffle buffer) is checkpointed where tf.data supports it;
         # otherwise the resumed run skips the batches already consumed.
-        self._iterator_checkpointable = self.params.preload_data and self.strategy.num_replicas_in_sync == 1
-        iterator_probe = iter(self._train_dataset)
-        self._train_iterator = iterator_probe if self._iterator_checkpointable else None
+        self._iterator_checkpointable = (
+            self.data.from_tensors.get(PipelineMode.TRAINING, False) and self.strategy.num_replicas_in_sync == 1
+        )
+        self._train_iterator = iter(self._train_dataset) if self._iterator_checkpointable else None
         state = self._checkpoints.restore_latest(self._tf_checkpoint())
         if state is None:
             if not self._iterator_checkpointable:
