@@ -5,6 +5,7 @@ Pre-processing runs in worker processes when asked: `ToFloat` maps, `DropShort` 
 than 3, `SplitLong` (generating) splits sequences longer than 20 into two.
 """
 
+import itertools
 from dataclasses import dataclass, field
 from typing import Dict, Iterable, Iterator, List, Optional
 
@@ -81,6 +82,9 @@ class SplitLong(GeneratingDataProcessor[SplitLongParams]):
 @dataclass
 class SeqDataParams(DataBaseParams):
     num_samples: int = field(default=200, metadata=pai_meta(help="Raw samples per split. Defaults to 200."))
+    infinite: bool = field(
+        default=False, metadata=pai_meta(help="The training generator never ends (size unknown). Defaults to False.")
+    )
     pre_proc: ProcessorPipelineParams = field(
         default_factory=lambda: ProcessorPipelineParams(
             processors=[DropShortParams(), SplitLongParams(), ToFloatParams()]
@@ -90,13 +94,14 @@ class SeqDataParams(DataBaseParams):
 
 
 class SeqGenerator(DataGenerator[DataPipelineParams]):
-    def __init__(self, mode: PipelineMode, params: DataPipelineParams, num_samples: int):
+    def __init__(self, mode: PipelineMode, params: DataPipelineParams, num_samples: Optional[int]):
         super().__init__(mode, params)
         self.num_samples = num_samples
 
     def generate(self) -> Iterator[Sample]:
         rng = np.random.default_rng(0 if self.mode == PipelineMode.TRAINING else 1)
-        for i in range(self.num_samples):
+        indices = itertools.count() if self.num_samples is None else range(self.num_samples)
+        for i in indices:
             seq = rng.integers(0, 10, size=int(rng.integers(1, 31)))
             yield Sample(inputs={"seq": seq}, targets={"label": np.int64(int(seq.sum()) % 2)}, meta={"id": f"raw{i}"})
 
@@ -112,7 +117,8 @@ class SeqData(DataBase[SeqDataParams]):
         return {"label": tf.TensorSpec([], tf.int64)}
 
     def create_generator(self, mode: PipelineMode, pipeline: DataPipelineParams) -> SeqGenerator:
-        return SeqGenerator(mode, pipeline, self.params.num_samples)
+        infinite = self.params.infinite and mode == PipelineMode.TRAINING
+        return SeqGenerator(mode, pipeline, None if infinite else self.params.num_samples)
 
 
 @pai_dataclass

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import read_metrics, train
+from tests.conftest import read_metrics, run, train
 from tests.data.seq_scenario import SeqScenario, expected_lengths
 from tfaip_core import PipelineMode
 
@@ -73,3 +73,30 @@ def test_cli_trains_with_processors_in_worker_processes_and_buckets(tmp_path: Pa
     assert params["train"]["bucket_boundaries"] == [8, 16]
     assert len(read_metrics(out)) == 2 and "val_loss" in read_metrics(out)[-1]
     assert (out / "export" / "saved_model.pb").exists()
+
+
+@pytest.mark.timeout(300)
+def test_an_infinite_training_generator_needs_samples_per_epoch(tmp_path: Path) -> None:
+    out = tmp_path / "infinite"
+    train(
+        out,
+        "--data.infinite",
+        "true",
+        "--trainer.samples_per_epoch",
+        "64",
+        "--trainer.epochs",
+        "2",
+        scenario="tests.data.seq_scenario",
+    )
+    assert [r["step"] for r in read_metrics(out)] == [4, 8]  # 64 samples / batch 16 per epoch
+    result = run(
+        "tfaip-train",
+        "tests.data.seq_scenario",
+        "--trainer.output_dir",
+        str(tmp_path / "no"),
+        "--data.infinite",
+        "true",
+    )
+    assert result.returncode == 2
+    assert "has no known size" in result.stderr.strip().splitlines()[-1]
+    assert not (tmp_path / "no").exists()  # a usage error leaves no half-started run behind

@@ -61,4 +61,28 @@ def train(scenario_cls: Type[ScenarioBase], params: TrainerParams, resume: bool 
     log.info("%s %s in %s", "Resuming" if resume else "Training", scenario_cls.class_path(), output_dir)
     scenario = scenario_cls(params.scenario)
     trainer = scenario.create_trainer(params)
-    trainer.fit()
+    try:
+        trainer.fit()
+    except ConfigError:
+        if not resume and not holds_checkpoint(output_dir):
+            _remove_fresh_run(output_dir)  # a usage error found while setting up: leave no half-started run
+        raise
+
+
+def holds_checkpoint(output_dir: str) -> bool:
+    checkpoint_dir = os.path.join(output_dir, "checkpoint")
+    return os.path.isdir(checkpoint_dir) and any(n.startswith("ckpt-") for n in os.listdir(checkpoint_dir))
+
+
+def _remove_fresh_run(output_dir: str) -> None:
+    for handler in [h for h in logger().handlers if getattr(h, "baseFilename", None)]:
+        handler.close()
+        logger().removeHandler(handler)
+    for name in RUN_ARTIFACTS:
+        path = os.path.join(output_dir, name)
+        if os.path.isdir(path):
+            shutil.rmtree(path)
+        elif os.path.exists(path):
+            os.remove(path)
+    if os.path.isdir(output_dir) and not os.listdir(output_dir):
+        os.rmdir(output_dir)
