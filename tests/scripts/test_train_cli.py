@@ -246,3 +246,20 @@ def test_log_level_from_environment(tmp_path: Path) -> None:
     )
     assert "INFO" not in result.stderr
     assert (out / "train.log").read_text() == ""
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [
+        ["--trainer.force_eager", "true"],
+        ["--device.dist_strategy", "mirror", "--trainer.calc_ema", "0.9", "--trainer.train_accum_steps", "2"],
+    ],
+    ids=["eager", "mirrored"],
+)
+def test_eager_and_mirrored_strategy_train(tmp_path: Path, flags: list) -> None:
+    out = tmp_path / "run"
+    result = train(out, *flags, "--trainer.epochs", "2", "--trainer.samples_per_epoch", "128")
+    records = read_metrics(out)
+    assert len(records) == 2 and records[-1]["loss"] < records[0]["loss"] * 1.5
+    if "mirror" in flags:
+        assert "MirroredStrategy" in result.stderr
