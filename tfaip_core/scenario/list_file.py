@@ -241,6 +241,16 @@ def _path_sample(path: str) -> Sample:
     return Sample(inputs=path)
 
 
+def lists_flag(mode: PipelineMode) -> str:
+    """The flag that names the lists of `mode` in messages: `--train.lists` or `--val.lists`."""
+    return "--train.lists" if PipelineMode(mode) == PipelineMode.TRAINING else "--val.lists"
+
+
+def _prefix(flag: str) -> str:
+    """`--train.lists` -> `--train`."""
+    return flag[: -len(".lists")] if flag.endswith(".lists") else flag
+
+
 class ListFileGenerator(DataGenerator[ListsPipelineParams]):
     """Yields one sample per listed file: in list order, or as an endless weighted mix of the lists.
 
@@ -261,19 +271,20 @@ class ListFileGenerator(DataGenerator[ListsPipelineParams]):
         *,
         load: Optional[Callable[[str], Sample]] = None,
         seed: Optional[int] = None,
-        flag: str = "lists",
+        flag: Optional[str] = None,
         entries: Optional[Sequence[Sequence[ListEntry]]] = None,
     ):
         """Read and check the lists of `params` (or take the already read `entries` of them).
 
-        `flag` names the lists in error messages (`--train.lists`).
+        `flag` names the lists in error messages (defaults to `--train.lists` or `--val.lists` by `mode`).
 
         Raises:
             ConfigError: no lists, or ratios that do not fit the lists.
             DataError: a list file or listed file is missing.
         """
         super().__init__(mode, params)
-        validate_lists(params, flag.rsplit(".", 1)[0] if flag.endswith(".lists") else flag)
+        flag = flag or lists_flag(mode)
+        validate_lists(params, _prefix(flag))
         self.flag = flag
         self.load = load or _path_sample
         self.seed = seed
@@ -349,9 +360,11 @@ class ListFileData(DataBase[TLP]):
     """Data whose samples are files named in list files; scenarios implement `load_sample` and the specs.
 
     `create_generator` reads `pipeline.lists` (a `ListsPipelineParams`) and checks every listed file once
-    (cached per list set). Training with `--train.list_ratios` yields an endless mix and is therefore
-    always streamed (never preloaded, whatever `--trainer.preload_data` says); the mix is seeded with the
-    `seed` that `create_dataset` receives (the trainer's `--trainer.random_seed`).
+    (cached per list set). `load_sample(path)` runs in the main process; to load in worker processes,
+    keep the default (the path in `Sample.inputs`) and load in a pre-processor (`--data.pre_proc`).
+    Training with `--train.list_ratios` yields an endless mix, which `DataBase.create_dataset` streams
+    (never preloads); the mix is seeded with the `seed` that `create_dataset` receives (the trainer's
+    `--trainer.random_seed`).
     """
 
     def __init__(self, params: TLP):
@@ -366,11 +379,6 @@ class ListFileData(DataBase[TLP]):
         """
         return Sample(inputs=path)
 
-    @staticmethod
-    def lists_flag(mode: PipelineMode) -> str:
-        """The flag that names the lists of `mode` in messages."""
-        return "--train.lists" if PipelineMode(mode) == PipelineMode.TRAINING else "--val.lists"
-
     def create_generator(self, mode: PipelineMode, pipeline: DataPipelineParams) -> ListFileGenerator:
         """A `ListFileGenerator` over `pipeline.lists`, loading with `load_sample`.
 
@@ -378,20 +386,18 @@ class ListFileData(DataBase[TLP]):
             ConfigError: `pipeline` is not a `ListsPipelineParams` or its lists/ratios do not fit.
             DataError: a list file or listed file is missing.
         """
-        flag = self.lists_flag(mode)
+        flag = lists_flag(mode)
         if not isinstance(pipeline, ListsPipelineParams):
             raise ConfigError(
-                f"{flag.rsplit('.', 1)[0]} must be a ListsPipelineParams for {type(self).__name__}; got "
+                f"{_prefix(flag)} must be a ListsPipelineParams for {type(self).__name__}; got "
                 f"{type(pipeline).__name__}. Fix: derive the scenario from ListFileScenario (its "
                 "default_trainer_params sets it)."
             )
-        validate_lists(pipeline, flag.rsplit(".", 1)[0])
+        validate_lists(pipeline, _prefix(flag))
         key = (flag, tuple(pipeline.lists))
         if key not in self._entries:
             self._entries[key] = read_lists(pipeline.lists, flag)
-            log.info(
-                "%s: %d files in %d list(s)", flag, sum(len(e) for e in self._entries[key]), len(pipeline.lists)
-            )
+            log.info("%s: %d files in %d list(s)", flag, sum(len(e) for e in self._entries[key]), len(pipeline.lists))
         return ListFileGenerator(
             mode, pipeline, load=self.load_sample, seed=self.seed, flag=flag, entries=self._entries[key]
         )

@@ -6,7 +6,7 @@ import os
 import shutil
 from typing import Type
 
-from tfaip_core.errors import ConfigError
+from tfaip_core.errors import ConfigError, DataError
 from tfaip_core.scenario.scenario_base import ScenarioBase
 from tfaip_core.trainer.params import TrainerParams
 from tfaip_core.util.io import atomic_write_json
@@ -63,9 +63,9 @@ def train(scenario_cls: Type[ScenarioBase], params: TrainerParams, resume: bool 
     trainer = scenario.create_trainer(params)
     try:
         trainer.fit()
-    except ConfigError:
+    except (ConfigError, DataError):
         if not resume and not holds_checkpoint(output_dir):
-            _remove_fresh_run(output_dir)  # a usage error found while setting up: leave no half-started run
+            _remove_fresh_run(output_dir)  # a usage or data error found while setting up: leave no half-started run
         raise
 
 

@@ -225,7 +225,11 @@ class Trainer:
         val_ds, _ = self.data.create_dataset(PipelineMode.EVALUATION, p.val, preload=p.preload_data)
         self.steps_per_epoch = self._compute_steps_per_epoch(n_train)
         self.steps_per_execution = p.steps_per_execution or min(AUTO_STEPS_PER_EXECUTION, self.steps_per_epoch)
-        log.info("Training: %s samples a pass, %d steps per epoch", n_train, self.steps_per_epoch)
+        log.info(
+            "Training: %s samples a pass, %d steps per epoch",
+            "endless" if n_train is None else n_train,
+            self.steps_per_epoch,
+        )
 
         with self.strategy.scope():
             self.keras_model = build_keras_model(self.model.create_graph(), self.data.input_specs())
@@ -262,7 +266,10 @@ class Trainer:
         p = self.params
         samples = p.samples_per_epoch if p.samples_per_epoch > 0 else num_samples
         if not samples:
-            raise ConfigError("The training data has no known size. Fix: set --trainer.samples_per_epoch N.")
+            raise ConfigError(
+                "The training data has no known size (an endless generator, or lists mixed by --train.list_ratios). "
+                "Fix: set --trainer.samples_per_epoch N."
+            )
         global_batch = p.train.batch_size * self.strategy.num_replicas_in_sync
         rounding = math.floor if p.train.batch_drop_remainder else math.ceil
         batches = max(1, int(rounding(samples / global_batch)))
