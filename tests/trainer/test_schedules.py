@@ -264,8 +264,7 @@ def test_schedules_module_classes_are_learning_rate_schedules() -> None:
 @pytest.mark.parametrize(
     ("params", "pattern"),
     [
-        (ConstantParams(lr=-0.1), r"^`--learning_rate\.lr` must be > 0; got -0\.1\. Fix: "),
-        (ConstantParams(lr=0.0), r"^`--learning_rate\.lr` must be > 0; got 0\.0\. Fix: "),
+        (ConstantParams(lr=-0.1), r"^`--learning_rate\.lr` must be >= 0; got -0\.1\. Fix: "),
         (ConstantParams(lr=float("nan")), r"^`--learning_rate\.lr` must be a finite number; got nan\. Fix: "),
         (ExponentialDecayParams(decay=1.5), r"^`--learning_rate\.decay` must be in \(0, 1\]; got 1\.5\. Fix: "),
         (ExponentialDecayParams(decay=0.0), r"`--learning_rate\.decay` must be in \(0, 1\]; got 0\.0"),
@@ -358,3 +357,9 @@ def test_schedule_does_not_fit_training(
 def test_base_class_cannot_create() -> None:
     with pytest.raises(NotImplementedError):
         LearningRateParams().create(steps_per_epoch=1, epochs=1)
+
+
+def test_learning_rate_zero_is_allowed_and_stays_zero() -> None:
+    for params in (ConstantParams(lr=0.0), CosineDecayParams(lr=0.0)):
+        schedule = params.create(steps_per_epoch=10, epochs=2)
+        assert all(lr_at(schedule, step) == 0.0 for step in (0, 5, 19, 25))

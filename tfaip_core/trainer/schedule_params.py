@@ -69,9 +69,9 @@ class LearningRateParams:
     def validate(self) -> None:
         """Check the fields that do not depend on the length of training; raise ConfigError."""
         _check_finite("lr", self.lr)
-        if self.lr <= 0:
+        if self.lr < 0:  # 0 is allowed: it trains nothing, e.g. to evaluate a warm-started model
             raise ConfigError(
-                f"`{_PREFIX}.lr` must be > 0; got {self.lr}. Fix: pass a positive learning rate, "
+                f"`{_PREFIX}.lr` must be >= 0; got {self.lr}. Fix: pass a positive learning rate, "
                 f"e.g. {_PREFIX}.lr 0.001."
             )
 
