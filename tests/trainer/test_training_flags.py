@@ -63,12 +63,12 @@ def test_no_train_scope_keeps_frozen_weights_bit_identical(tmp_path: Path) -> No
         "--trainer.random_seed",
         "9",
     )
-    # the same seed, nothing frozen, and a learning rate far below float32 resolution: every weight keeps its
+    # the same seed, nothing frozen, and learning rate 0: every weight keeps its
     # initial value, which gives the initial weights independently of the freezing code
     train(
         initial,
         "--learning_rate.lr",
-        "1e-30",
+        "0",
         "--trainer.epochs",
         "1",
         "--trainer.samples_per_epoch",
@@ -81,10 +81,8 @@ def test_no_train_scope_keeps_frozen_weights_bit_identical(tmp_path: Path) -> No
     trained, untouched = final_weights(frozen), final_weights(initial)
     assert any("dense_" in key for key in untouched)
     for key in untouched:
-        if "dense_" in key and key.endswith("kernel"):
+        if "dense_" in key:
             assert np.array_equal(trained[key], untouched[key]), key
-        elif "dense_" in key:  # biases start at zero (Keras' default initialiser); 1e-30 steps would move them
-            assert not trained[key].any(), key
     assert not np.array_equal(trained["model/graph/logits/kernel"], untouched["model/graph/logits/kernel"])
     result = run(
         "tfaip-train",
