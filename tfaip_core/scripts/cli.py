@@ -170,6 +170,22 @@ def _flag_before(argv: List[str], value: str) -> Optional[str]:
     return None
 
 
+def usage_exit(args: Sequence[str], usage: str) -> Optional[int]:
+    """For `-h`/`--help` print `usage` (exit status 0), for no arguments too (status 2); else None: go on."""
+    if not args or args[0] in ("-h", "--help"):
+        print(usage)
+        return 0 if args else EXIT_USAGE
+    return None
+
+
+def check_scenario_first(args: Sequence[str], prog: str) -> None:
+    """The first argument names the scenario; a flag there is a usage error."""
+    if args[0].startswith("-"):
+        raise ConfigError(
+            f"the first argument must be the SCENARIO; got the flag {args[0]}. Fix: {prog} SCENARIO [flags]."
+        )
+
+
 PRINT_PARAMS = "--print_params"
 
 

@@ -30,10 +30,10 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 def _resume(args: List[str]) -> int:
     from tfaip_core.errors import ConfigError
+    from tfaip_core.scripts.cli import usage_exit
 
-    if not args or args[0] in ("-h", "--help"):
-        print(USAGE)
-        return 0 if args else 2
+    if (status := usage_exit(args, USAGE)) is not None:
+        return status
     run_dir = os.path.abspath(args[0])
     params_file = os.path.join(run_dir, "trainer_params.json")
     if not os.path.isfile(params_file):

@@ -31,15 +31,12 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 def _train(args: List[str]) -> int:
-    from tfaip_core.errors import ConfigError
 
-    if not args or args[0] in ("-h", "--help"):
-        print(USAGE)
-        return 0 if args else 2
-    if args[0].startswith("-"):
-        raise ConfigError(
-            f"the first argument must be the SCENARIO; got the flag {args[0]}. Fix: {PROG} SCENARIO [flags]."
-        )
+    from tfaip_core.scripts.cli import check_scenario_first, usage_exit
+
+    if (status := usage_exit(args, USAGE)) is not None:
+        return status
+    check_scenario_first(args, PROG)
     quiet_tensorflow()
     from tfaip_core.scenario.locate import locate_scenario
     from tfaip_core.scripts.cli import parse_params, pop_print_params, print_params

@@ -28,9 +28,10 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 def _train(args: List[str]) -> int:
-    if not args or args[0] in ("-h", "--help"):
-        print(USAGE)
-        return 0 if args else 2
+    from tfaip_core.scripts.cli import usage_exit
+
+    if (status := usage_exit(args, USAGE)) is not None:
+        return status
     from tfaip_core.util.logging import quiet_tensorflow
 
     quiet_tensorflow()
