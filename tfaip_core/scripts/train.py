@@ -31,7 +31,6 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 def _train(args: List[str]) -> int:
-
     from tfaip_core.scripts.cli import check_scenario_first, usage_exit
 
     if (status := usage_exit(args, USAGE)) is not None:
