@@ -263,3 +263,25 @@ def test_eager_and_mirrored_strategy_train(tmp_path: Path, flags: list) -> None:
     assert len(records) == 2 and records[-1]["loss"] < records[0]["loss"] * 1.5
     if "mirror" in flags:
         assert "MirroredStrategy" in result.stderr
+
+
+def test_pipeline_limit_and_drop_remainder(tmp_path: Path) -> None:
+    out = tmp_path / "limit"
+    train(
+        out,
+        "--train.limit",
+        "100",
+        "--val.limit",
+        "50",
+        "--trainer.epochs",
+        "1",
+        "--train.batch_drop_remainder",
+        "true",
+        "--train.shuffle_buffer_size",
+        "10",
+        "--trainer.export_best",
+        "false",
+    )
+    record = read_metrics(out)[0]
+    assert record["step"] == 3  # floor(100 / 32): the incomplete batch is dropped
+    assert "Training: 100 samples a pass" in (out / "train.log").read_text()
