@@ -48,12 +48,7 @@ def train(scenario_cls: Type[ScenarioBase], params: TrainerParams, resume: bool 
                 "to replace it."
             )
         if params.overwrite:
-            for name in RUN_ARTIFACTS:
-                path = os.path.join(output_dir, name)
-                if os.path.isdir(path):
-                    shutil.rmtree(path)
-                elif os.path.exists(path):
-                    os.remove(path)
+            remove_run(output_dir)
         params.current_epoch = 0
     os.makedirs(output_dir, exist_ok=True)
     setup_logging(os.path.join(output_dir, "train.log"))
@@ -74,15 +69,20 @@ def holds_checkpoint(output_dir: str) -> bool:
     return os.path.isdir(checkpoint_dir) and any(n.startswith("ckpt-") for n in os.listdir(checkpoint_dir))
 
 
-def _remove_fresh_run(output_dir: str) -> None:
-    for handler in [h for h in logger().handlers if getattr(h, "baseFilename", None)]:
-        handler.close()
-        logger().removeHandler(handler)
+def remove_run(output_dir: str) -> None:
+    """Delete what a run wrote (`RUN_ARTIFACTS`) and nothing else of the directory."""
     for name in RUN_ARTIFACTS:
         path = os.path.join(output_dir, name)
         if os.path.isdir(path):
             shutil.rmtree(path)
         elif os.path.exists(path):
             os.remove(path)
+
+
+def _remove_fresh_run(output_dir: str) -> None:
+    for handler in [h for h in logger().handlers if getattr(h, "baseFilename", None)]:
+        handler.close()  # train.log is about to be deleted
+        logger().removeHandler(handler)
+    remove_run(output_dir)
     if os.path.isdir(output_dir) and not os.listdir(output_dir):
         os.rmdir(output_dir)
