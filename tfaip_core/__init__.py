@@ -25,6 +25,11 @@ _EXPORTS: Dict[str, str] = {
     "DataBase": "tfaip_core.data.data_base",
     "DataGenerator": "tfaip_core.data.generator",
     "ListDataGenerator": "tfaip_core.data.generator",
+    "DataProcessorParams": "tfaip_core.data.processor",
+    "MappingDataProcessor": "tfaip_core.data.processor",
+    "GeneratingDataProcessor": "tfaip_core.data.processor",
+    "ProcessorPipeline": "tfaip_core.data.pipeline",
+    "ProcessorPipelineParams": "tfaip_core.data.params",
     # model
     "ModelBaseParams": "tfaip_core.model.params",
     "GraphBaseParams": "tfaip_core.model.params",
@@ -38,6 +43,10 @@ _EXPORTS: Dict[str, str] = {
     "ScenarioBaseParams": "tfaip_core.scenario.params",
     "ScenarioBase": "tfaip_core.scenario.scenario_base",
     "locate_scenario": "tfaip_core.scenario.locate",
+    "ListFileScenario": "tfaip_core.scenario.list_file",
+    "ListFileData": "tfaip_core.scenario.list_file",
+    "ListFileGenerator": "tfaip_core.scenario.list_file",
+    "ListsPipelineParams": "tfaip_core.scenario.list_file",
     # trainer
     "TrainerParams": "tfaip_core.trainer.params",
     "Trainer": "tfaip_core.trainer.trainer",
