@@ -244,7 +244,7 @@ def test_bad_rules_are_config_errors(kwargs: dict, match: str) -> None:
 
 
 # ============================== through the real command line ==============================
-def test_cli_warm_start_with_lr_almost_zero_reproduces_the_source_validation(
+def test_cli_warm_start_with_lr_zero_reproduces_the_source_validation(
     tutorial_run: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "warm"
@@ -263,6 +263,10 @@ def test_cli_warm_start_with_lr_almost_zero_reproduces_the_source_validation(
     assert first["epoch"] == 1
     assert first["val_accuracy"] == source_last["val_accuracy"]
     assert first["val_loss"] == pytest.approx(source_last["val_loss"], rel=1e-6)
+    # resuming ignores warm start: it continues from the run's own checkpoint
+    resumed = run("tfaip-resume-training", str(out), "--trainer.epochs", "2")
+    assert resumed.returncode == 0, resumed.stderr
+    assert "Resuming at epoch 2" in resumed.stderr and "Warm start from" not in resumed.stderr
 
 
 def test_cli_bad_rename_rule_exits_2_with_one_line(tmp_path: Path) -> None:
