@@ -244,9 +244,7 @@ def test_bad_rules_are_config_errors(kwargs: dict, match: str) -> None:
 
 
 # ============================== through the real command line ==============================
-def test_cli_warm_start_with_lr_zero_reproduces_the_source_validation(
-    tutorial_run: Path, tmp_path: Path
-) -> None:
+def test_cli_warm_start_with_lr_zero_reproduces_the_source_validation(tutorial_run: Path, tmp_path: Path) -> None:
     out = tmp_path / "warm"
     result = train(
         out,
