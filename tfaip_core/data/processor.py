@@ -80,7 +80,7 @@ class DataProcessorParams:
     modes: List[str] = field(
         default_factory=lambda: list(ALL_MODES),
         metadata=pai_meta(
-            help="Pipeline modes in which this processor runs (default: all).",
+            help="Pipeline modes in which this processor runs. Defaults to all: training, evaluation, prediction.",
             choices=list(ALL_MODES),
         ),
     )
