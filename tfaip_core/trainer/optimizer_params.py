@@ -56,6 +56,13 @@ def _check_positive(name: str, value: float, hint: str) -> None:
         raise ConfigError(f"`{_PREFIX}.{name}` must be > 0; got {value}. Fix: pass e.g. {_PREFIX}.{name} {hint}.")
 
 
+def _check_betas_and_epsilon(params: Any, epsilon_hint: str) -> None:
+    """The checks every Adam-like optimizer shares: beta_1 and beta_2 in [0, 1), epsilon > 0."""
+    _check_unit_interval("beta_1", params.beta_1, "0.9")
+    _check_unit_interval("beta_2", params.beta_2, "0.999")
+    _check_positive("epsilon", params.epsilon, epsilon_hint)
+
+
 def _base_learning_rate(learning_rate: Union[float, "LearningRateSchedule"]) -> float:
     """The learning rate decoupled weight decay is normalised by (see the module docstring)."""
     if isinstance(learning_rate, float):
@@ -196,9 +203,7 @@ class AdamBaseParams(OptimizerParams):
     def validate(self) -> None:
         """Check betas and epsilon on top of the base fields; raise ConfigError."""
         super().validate()
-        _check_unit_interval("beta_1", self.beta_1, "0.9")
-        _check_unit_interval("beta_2", self.beta_2, "0.999")
-        _check_positive("epsilon", self.epsilon, "1e-7")
+        _check_betas_and_epsilon(self, epsilon_hint="1e-7")
 
 
 @pai_dataclass(alt="Adam")
@@ -271,9 +276,7 @@ class AdamaxParams(OptimizerParams):
     def validate(self) -> None:
         """Check betas and epsilon on top of the base fields; raise ConfigError."""
         super().validate()
-        _check_unit_interval("beta_1", self.beta_1, "0.9")
-        _check_unit_interval("beta_2", self.beta_2, "0.999")
-        _check_positive("epsilon", self.epsilon, "1e-7")
+        _check_betas_and_epsilon(self, epsilon_hint="1e-7")
 
     def _create(
         self, keras: ModuleType, learning_rate: Union[float, "LearningRateSchedule"], common: dict[str, Any]
@@ -304,9 +307,7 @@ class AdaBeliefParams(OptimizerParams):
     def validate(self) -> None:
         """Check betas and epsilon on top of the base fields; raise ConfigError."""
         super().validate()
-        _check_unit_interval("beta_1", self.beta_1, "0.9")
-        _check_unit_interval("beta_2", self.beta_2, "0.999")
-        _check_positive("epsilon", self.epsilon, "1e-14")
+        _check_betas_and_epsilon(self, epsilon_hint="1e-14")
 
     def _create(
         self, keras: ModuleType, learning_rate: Union[float, "LearningRateSchedule"], common: dict[str, Any]
@@ -447,9 +448,7 @@ class LAMBParams(OptimizerParams):
     def validate(self) -> None:
         """Check betas and epsilon on top of the base fields; raise ConfigError."""
         super().validate()
-        _check_unit_interval("beta_1", self.beta_1, "0.9")
-        _check_unit_interval("beta_2", self.beta_2, "0.999")
-        _check_positive("epsilon", self.epsilon, "1e-7")
+        _check_betas_and_epsilon(self, epsilon_hint="1e-7")
 
     def _create(
         self, keras: ModuleType, learning_rate: Union[float, "LearningRateSchedule"], common: dict[str, Any]
