@@ -1,0 +1,140 @@
+"""One training update, the loss and the metrics of one replica's batch: strategy-agnostic.
+
+`TrainStep` knows nothing of `tf.distribute`: the trainer runs its methods through
+`strategy.run` inside compiled functions, and a trainable export can wrap the same object.
+`num_replicas` only scales the loss: each replica returns its share of the global-batch mean, so
+summing over replicas (what the optimizer's gradient aggregation does) gives the mean.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import keras
+import tensorflow as tf
+
+from tfaip_core.model.model_base import KerasModel, MetricDefinition, ModelBase
+
+Tensors = Dict[str, tf.Tensor]
+
+
+class TrainStep:
+    """The loss, metric updates and one optimizer update of a scenario's model.
+
+    Args:
+        keras_model: The built model.
+        model: The scenario's `ModelBase` (loss terms, their weights, metrics).
+        optimizer: A built Keras optimizer for `variables`.
+        variables: The trainable variables (frozen ones excluded).
+        loss_names: The loss terms to track (`"loss"`, the total, first); see `loss_term_names`.
+        num_replicas: Replicas that each see a part of the global batch. Defaults to 1.
+        ema: Optional `ExponentialMovingAverage` updated after each optimizer update.
+        accumulator: Optional `GradientAccumulator` for `accumulate` / `apply_accumulated`.
+    """
+
+    def __init__(
+        self,
+        keras_model: KerasModel,
+        model: ModelBase,
+        optimizer: keras.optimizers.Optimizer,
+        variables: Sequence[tf.Variable],
+        loss_names: Sequence[str],
+        num_replicas: int = 1,
+        ema: Optional[Any] = None,
+        accumulator: Optional[Any] = None,
+    ):
+        self.keras_model = keras_model
+        self.model = model
+        self.optimizer = optimizer
+        self.variables = list(variables)
+        self.num_replicas = num_replicas
+        self.ema = ema
+        self.accumulator = accumulator
+        self.loss_weights = model.loss_weights()
+        self.loss_metrics: Dict[str, keras.metrics.Metric] = {n: keras.metrics.Mean(name=n) for n in loss_names}
+        self.model_metrics: Dict[str, MetricDefinition] = model.metrics()
+
+    # ---------------------------------------------------------------- one replica's work
+    def train(self, inputs: Tensors, targets: Tensors) -> tf.Tensor:
+        """One optimizer update on this replica's batch; returns its share of the loss."""
+        loss, gradients = self._forward_backward(inputs, targets)
+        self._apply(gradients)
+        return loss
+
+    def accumulate(self, inputs: Tensors, targets: Tensors) -> tf.Tensor:
+        """Add this batch's gradients to the accumulator (no update); returns its share of the loss."""
+        loss, gradients = self._forward_backward(inputs, targets)
+        self.accumulator.add(gradients)
+        return loss
+
+    def apply_accumulated(self) -> None:
+        """One optimizer update with the mean of the accumulated gradients."""
+        self._apply(self.accumulator.mean_and_reset())
+
+    def evaluate(self, inputs: Tensors, targets: Tensors) -> Tensors:
+        """The outputs of the training graph in inference mode; updates the loss and model metrics."""
+        outputs = self.keras_model(inputs, training=False)
+        loss, terms = self.loss(inputs, targets, outputs)
+        self.update_metrics(terms, loss, targets, outputs)
+        return outputs
+
+    def loss(self, inputs: Tensors, targets: Tensors, outputs: Tensors) -> Tuple[tf.Tensor, Tensors]:
+        """This replica's share of the global-batch mean loss (summing over replicas gives the mean), and the terms."""
+        terms = self.model.loss(inputs, targets, outputs)
+        total = tf.constant(0.0)
+        for name, value in terms.items():
+            value = tf.cast(value, tf.float32)
+            if value.shape.rank == 0:
+                scaled = value / self.num_replicas
+            else:
+                scaled = tf.nn.compute_average_loss(
+                    tf.reshape(value, [-1]), global_batch_size=self._global_batch(value)
+                )
+            total += self.loss_weights.get(name, 1.0) * scaled
+        for regulariser in self.keras_model.losses:
+            total += tf.cast(regulariser, tf.float32) / self.num_replicas
+        return total, terms
+
+    def update_metrics(self, terms: Tensors, loss: tf.Tensor, targets: Tensors, outputs: Tensors) -> None:
+        batch = tf.cast(tf.shape(tf.nest.flatten(targets)[0])[0], tf.float32)
+        self.loss_metrics["loss"].update_state(loss * self.num_replicas, sample_weight=batch)
+        for name, value in terms.items():
+            if name != "loss" and name in self.loss_metrics:
+                self.loss_metrics[name].update_state(tf.reshape(tf.cast(value, tf.float32), [-1]))
+        for definition in self.model_metrics.values():
+            definition.metric.update_state(targets[definition.target], outputs[definition.output])
+
+    # ---------------------------------------------------------------- metrics on the host
+    def reset_metrics(self) -> None:
+        for metric in self.loss_metrics.values():
+            metric.reset_state()
+        for definition in self.model_metrics.values():
+            definition.metric.reset_state()
+
+    def metric_logs(self) -> Dict[str, float]:
+        """The running loss terms and model metrics as floats."""
+        logs = {name: float(m.result()) for name, m in self.loss_metrics.items()}
+        logs.update({name: float(d.metric.result()) for name, d in self.model_metrics.items()})
+        return logs
+
+    # ---------------------------------------------------------------- internals
+    def _forward_backward(self, inputs: Tensors, targets: Tensors) -> Tuple[tf.Tensor, List[tf.Tensor]]:
+        with tf.GradientTape() as tape:
+            outputs = self.keras_model(inputs, training=True)
+            loss, terms = self.loss(inputs, targets, outputs)
+        self.update_metrics(terms, loss, targets, outputs)
+        return loss, tape.gradient(loss, self.variables)
+
+    def _apply(self, gradients: List[tf.Tensor]) -> None:
+        self.optimizer.apply_gradients(zip(gradients, self.variables))
+        if self.ema is not None:
+            self.ema.update()
+
+    def _global_batch(self, per_sample: tf.Tensor) -> tf.Tensor:
+        return tf.shape(per_sample)[0] * self.num_replicas
+
+
+def loss_term_names(model: ModelBase, keras_model: KerasModel, inputs: Tensors, targets: Tensors) -> List[str]:
+    """`["loss"]` and the model's loss terms, named by one look at a batch."""
+    terms = model.loss(inputs, targets, keras_model(inputs, training=False))
+    return ["loss"] + [name for name in terms if name != "loss"]
