@@ -1,0 +1,377 @@
+"""`DataPipeline`: one mode of a scenario's data as a batched `tf.data.Dataset`, and `unbatch` back to `Sample`s.
+
+The one way from a `DataBase` (or from raw samples, what a Predictor gets) to the batches a model sees:
+generator → pre-processors (optionally in worker processes) → tf.data (shuffle, repeat, pad or bucket, batch,
+prefetch). Training builds `(inputs, targets)` only, as fast as possible; evaluation and prediction can ask
+for each sample's `meta` too (`with_meta=True`), which then survives batching so that `unbatch` returns the
+samples with their meta and without the padding of variable-length tensors.
+
+Example:
+    >>> with DataPipeline(data, PipelineMode.EVALUATION, params.val, with_meta=True) as pipeline:
+    ...     for inputs, targets, meta in pipeline.dataset():
+    ...         samples = unbatch(inputs, targets, model(inputs), meta)
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple
+
+import numpy as np
+import tensorflow as tf
+
+from tfaip_core.data.params import DataPipelineParams
+from tfaip_core.data.pipeline import ProcessorPipeline
+from tfaip_core.data.sample import PipelineMode, Sample
+from tfaip_core.errors import DataError
+
+if TYPE_CHECKING:
+    from tfaip_core.data.data_base import DataBase
+
+Specs = Dict[str, tf.TensorSpec]
+Element = Tuple[Any, ...]
+
+#: Keys of the `meta` part of a batch: the JSON text of each sample's `Sample.meta`, and the unpadded shape
+#: of each variable-length input and target (`"inputs/NAME"`, `"targets/NAME"`).
+META_JSON = "json"
+META_SHAPES = "shapes"
+
+
+class DataPipeline:
+    """The batched `tf.data.Dataset` of one mode of `data`, built once, and the worker processes behind it.
+
+    With `preload` the generator's samples are read into memory once (for data that fits): without
+    pre-processors in this mode they are then fed from tensors (fast, and the iterator can be
+    checkpointed); with pre-processors the cached raw samples go through them on every pass, so random
+    augmentation stays random. Infinite generators always stream. `repeat` (training) shuffles with
+    `seed` and repeats forever; `seed` also reaches the generator (`DataBase.generator`), e.g. to seed a
+    list mix.
+
+    Elements of `dataset()`:
+
+    * `with_meta=False`: `(inputs, targets)` dicts, as the train step takes them (no string tensors);
+    * `with_meta=True`: `(inputs, targets, meta)`; `meta` is opaque, only `unbatch` reads it. Samples
+      without `meta["id"]` get their position in the pass (`"0"`, `"1"` ...) as id.
+
+    `targets` is `{}` when `with_targets` is False (data without targets, e.g. prediction).
+
+    Args:
+        data: The scenario's data (specs, generator, processors, padding, bucketing length).
+        mode: Which generator and which pre-processors.
+        params: The pipeline's settings (`--train.*` / `--val.*`): batch size, limit, shuffle buffer,
+            prefetch, worker processes, buckets.
+        with_targets: Feed `target_specs` (False: `targets` is `{}`). Defaults to True.
+        with_meta: Carry each sample's meta and unpadded shapes through batching. Defaults to False.
+        repeat: Shuffle and repeat forever (training). Defaults to False.
+        seed: Seed of the shuffle and of the generator. Defaults to None (random).
+        preload: Read a finite generator into memory once. Defaults to True.
+    """
+
+    def __init__(
+        self,
+        data: DataBase,
+        mode: PipelineMode,
+        params: DataPipelineParams,
+        *,
+        with_targets: bool = True,
+        with_meta: bool = False,
+        repeat: bool = False,
+        seed: Optional[int] = None,
+        preload: bool = True,
+    ) -> None:
+        self.data = data
+        self.mode = PipelineMode(mode)
+        self.params = params
+        self.with_targets = with_targets
+        self.with_meta = with_meta
+        self.repeat = repeat
+        self.seed = seed
+        self.preload = preload
+        #: Samples of one pass (None: unknown or endless); valid after `dataset()`.
+        self.num_samples: Optional[int] = None
+        #: Whether the dataset is fed from in-memory tensors (its iterator can be checkpointed); after `dataset()`.
+        self.from_tensors = False
+        self._samples: Optional[Iterable[Sample]] = None  # raw samples given to `from_samples`
+        self._processors: Optional[ProcessorPipeline] = None
+        self._dataset: Optional[tf.data.Dataset] = None
+        self._in_specs: Specs = data.input_specs()
+        self._tgt_specs: Specs = data.target_specs() if with_targets else {}
+
+    @classmethod
+    def from_samples(
+        cls,
+        data: DataBase,
+        samples: Iterable[Sample],
+        params: DataPipelineParams,
+        *,
+        mode: PipelineMode = PipelineMode.PREDICTION,
+        with_targets: bool = False,
+    ) -> DataPipeline:
+        """Raw `samples` (what a Predictor gets) through the pre-processors of `mode`, batched, with meta.
+
+        A list or tuple may be iterated any number of times; any other iterable is read lazily, once (a
+        second pass over the dataset raises a `DataError`).
+        """
+        pipeline = cls(data, mode, params, with_targets=with_targets, with_meta=True, preload=True)
+        pipeline._samples = samples
+        return pipeline
+
+    # ------------------------------------------------------------------ public API
+    def dataset(self) -> tf.data.Dataset:
+        """The batched dataset (built on the first call; see the class docstring for its elements)."""
+        if self._dataset is None:
+            self._dataset = self._build()
+        return self._dataset
+
+    def close(self) -> None:
+        """Stop the data worker processes this pipeline started. Idempotent; the dataset is unusable after it."""
+        if self._processors is not None:
+            self._processors.close()
+
+    def __enter__(self) -> DataPipeline:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ building
+    def _build(self) -> tf.data.Dataset:
+        p = self.params
+        processors = self._processors = self.data.pre_processors(self.mode, p)
+        raw, size = self._raw_source()
+        self.num_samples = size
+        if self.preload and size is not None:
+            cached = list(raw())
+            if not cached and self._samples is None:
+                raise DataError(f"The {self.mode.value} data is empty. Fix: check the data source and --limit flags.")
+            self.num_samples = len(cached)
+            if processors.processor_params or not cached:
+                dataset = self._stream(lambda: processors.apply(iter(cached)))
+            else:
+                dataset = self._from_memory(cached)
+        else:
+            dataset = self._stream(lambda: processors.apply(raw()))
+        if self.repeat:
+            buffer = p.shuffle_buffer_size
+            if buffer < 0:
+                buffer = self.num_samples if (self.from_tensors and self.num_samples) else 1000
+            if buffer > 1:
+                dataset = dataset.shuffle(buffer, seed=self.seed, reshuffle_each_iteration=True)
+            dataset = dataset.repeat()
+        dataset = self._batch(dataset)
+        if p.prefetch != 0:
+            dataset = dataset.prefetch(tf.data.AUTOTUNE if p.prefetch < 0 else p.prefetch)
+        return dataset
+
+    def _raw_source(self) -> Tuple[Callable[[], Iterator[Sample]], Optional[int]]:
+        """A function giving one pass of raw samples (`limit` applied, ids added with meta), and the pass's size."""
+        limit = self.params.limit
+        if self._samples is None:
+            generator = self.data.generator(self.mode, self.params, self.seed)
+            size = generator.size()
+            source: Callable[[], Iterable[Sample]] = generator.generate
+        elif isinstance(self._samples, Sequence):
+            given = self._samples
+            size, source = len(given), lambda: given
+        else:
+            size, source = None, _once(iter(self._samples))
+        if size is not None and limit > 0:
+            size = min(size, limit)
+
+        def one_pass() -> Iterator[Sample]:
+            samples: Iterable[Sample] = source()
+            if limit > 0:
+                samples = itertools.islice(samples, limit)
+            return _with_ids(samples) if self.with_meta else iter(samples)
+
+        return one_pass, size
+
+    def _signature(self) -> Element:
+        if not self.with_meta:
+            return self._in_specs, self._tgt_specs
+        shapes = {key: tf.TensorSpec([spec.shape.rank], tf.int32) for key, spec in self._variable_specs().items()}
+        return self._in_specs, self._tgt_specs, {META_JSON: tf.TensorSpec([], tf.string), META_SHAPES: shapes}
+
+    def _variable_specs(self) -> Dict[str, tf.TensorSpec]:
+        """The inputs and targets that are padded per batch, keyed `inputs/NAME` / `targets/NAME`."""
+        found = {}
+        for part, specs in (("inputs", self._in_specs), ("targets", self._tgt_specs)):
+            for name, spec in specs.items():
+                if spec.shape.rank is not None and not spec.shape.is_fully_defined():
+                    found[f"{part}/{name}"] = spec
+        return found
+
+    def _element(self, sample: Sample) -> Element:
+        inputs = _select(sample, sample.inputs, self._in_specs, "inputs")
+        targets = _select(sample, sample.targets, self._tgt_specs, "targets") if self.with_targets else {}
+        if not self.with_meta:
+            return inputs, targets
+        parts = {"inputs": inputs, "targets": targets}
+        shapes = {}
+        for key in self._variable_specs():
+            part, name = key.split("/", 1)
+            shapes[key] = np.asarray(parts[part][name].shape, dtype=np.int32)
+        return inputs, targets, {META_JSON: _meta_json(sample), META_SHAPES: shapes}
+
+    def _stream(self, samples: Callable[[], Iterator[Sample]]) -> tf.data.Dataset:
+        return tf.data.Dataset.from_generator(
+            lambda: (self._element(s) for s in samples()), output_signature=self._signature()
+        )
+
+    def _from_memory(self, samples: List[Sample]) -> tf.data.Dataset:
+        """In-memory samples from tensors when all their shapes agree (sets `from_tensors`), else streamed."""
+        elements = [self._element(s) for s in samples]
+        leaves = [tf.nest.flatten(e) for e in elements]
+        if all(len({np.shape(leaf[j]) for leaf in leaves}) == 1 for j in range(len(leaves[0]))):
+            self.from_tensors = True
+            stacked = tf.nest.map_structure(lambda *values: np.stack(values), *elements)
+            return tf.data.Dataset.from_tensor_slices(stacked)
+        return tf.data.Dataset.from_generator(lambda: iter(elements), output_signature=self._signature())
+
+    def _batch(self, dataset: tf.data.Dataset) -> tf.data.Dataset:
+        p = self.params
+        pads = self.data.padding_values()
+        signature = self._signature()
+
+        def padding(specs: Specs) -> Dict[str, Any]:
+            return {k: tf.constant(pads.get(k, 0), dtype=s.dtype) for k, s in specs.items()}
+
+        shapes = tf.nest.map_structure(lambda spec: spec.shape, signature)
+        values: Tuple[Any, ...] = (padding(self._in_specs), padding(self._tgt_specs))
+        if self.with_meta:
+            meta = signature[2]
+            values += ({META_JSON: tf.constant("", tf.string), META_SHAPES: padding(meta[META_SHAPES])},)
+        if p.bucket_boundaries:
+            return dataset.bucket_by_sequence_length(
+                element_length_func=lambda inputs, targets, *meta: self.data.element_length(inputs, targets),
+                bucket_boundaries=p.bucket_boundaries,
+                bucket_batch_sizes=p.batch_sizes(),
+                padded_shapes=shapes,
+                padding_values=values,
+                drop_remainder=p.batch_drop_remainder,
+            )
+        return dataset.padded_batch(
+            p.batch_size, padded_shapes=shapes, padding_values=values, drop_remainder=p.batch_drop_remainder
+        )
+
+
+# ---------------------------------------------------------------------- un-batching
+def unbatch(inputs: Any, targets: Any, outputs: Any, meta: Any = None) -> List[Sample]:
+    """One batch (numpy arrays or tf tensors) → one `Sample` per row.
+
+    With the `meta` of a `with_meta` pipeline, each sample gets back its `Sample.meta` (as JSON restores
+    it: tuples become lists, dict keys strings) and its variable-length inputs and targets their exact
+    original shapes (the padding stripped). `outputs` are split by row only. Without `meta` every part is
+    split by row only. For a batch of a `tf.distribute` strategy, call it once per local replica result.
+    """
+    np_in, np_tgt, np_out, np_meta = (_numpy(part) for part in (inputs, targets, outputs, meta))
+    size = _rows(np_in, np_tgt, np_out, np_meta)
+    shapes: Dict[str, np.ndarray] = np_meta[META_SHAPES] if np_meta else {}
+    samples = []
+    for i in range(size):
+        sample_meta = json.loads(_text(np_meta[META_JSON][i])) if np_meta else {}
+        samples.append(
+            Sample(
+                inputs=_row(np_in, i, shapes, "inputs"),
+                targets=_row(np_tgt, i, shapes, "targets"),
+                outputs=_row(np_out, i, {}, "outputs"),
+                meta=sample_meta,
+            )
+        )
+    return samples
+
+
+def _numpy(structure: Any) -> Any:
+    if structure is None:
+        return None
+    return tf.nest.map_structure(lambda t: t.numpy() if hasattr(t, "numpy") else np.asarray(t), structure)
+
+
+def _rows(*parts: Any) -> int:
+    meta = parts[-1]
+    if meta:
+        return len(meta[META_JSON])
+    for part in parts:
+        leaves = tf.nest.flatten(part) if part is not None else []
+        if leaves:
+            return len(leaves[0])
+    return 0
+
+
+def _row(values: Any, i: int, shapes: Dict[str, np.ndarray], part: str) -> Any:
+    if values is None:
+        return None
+    if not isinstance(values, dict):
+        return tf.nest.map_structure(lambda a: a[i], values)
+    row = {}
+    for name, array in values.items():
+        value = array[i]
+        shape = shapes.get(f"{part}/{name}")
+        if shape is not None:
+            value = value[tuple(slice(0, int(d)) for d in shape[i])]
+        row[name] = value
+    return row
+
+
+def _text(value: Any) -> str:
+    return value.decode("utf-8") if isinstance(value, bytes) else str(value)
+
+
+# ---------------------------------------------------------------------- samples → elements
+def _select(sample: Sample, values: Any, specs: Specs, what: str) -> Dict[str, np.ndarray]:
+    if not isinstance(values, dict):
+        raise DataError(f"Sample {sample.id or ''} has {what} of type {type(values).__name__}; expected a dict.")
+    missing = [k for k in specs if k not in values]
+    if missing:
+        raise DataError(
+            f"Sample {sample.id or ''} lacks {what} {missing}; the data declares {sorted(specs)}. "
+            "Fix: produce every declared tensor in the generator or a processor."
+        )
+    return {k: np.asarray(values[k], dtype=s.dtype.as_numpy_dtype) for k, s in specs.items()}
+
+
+def _meta_json(sample: Sample) -> str:
+    try:
+        return json.dumps(sample.meta, default=_json_value)
+    except (TypeError, ValueError) as e:
+        raise DataError(
+            f"Sample {sample.id or ''} has meta that cannot be carried through the pipeline ({e}). "
+            "Fix: keep Sample.meta to JSON values (str, numbers, bools, None, lists, dicts with str keys)."
+        ) from e
+
+
+def _json_value(value: Any) -> Any:
+    """numpy scalars and arrays as their Python values; anything else is not JSON."""
+    if isinstance(value, (np.generic, np.ndarray)):
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def _with_ids(samples: Iterable[Sample]) -> Iterator[Sample]:
+    """The samples, each with `meta["id"]` (its position in the pass where the source set none)."""
+    for index, sample in enumerate(samples):
+        if not isinstance(sample.meta, dict):
+            raise DataError(
+                f"Sample #{index} has meta of type {type(sample.meta).__name__}; expected a dict. "
+                "Fix: set Sample.meta to a dict."
+            )
+        yield sample if "id" in sample.meta else sample.new_meta({**sample.meta, "id": str(index)})
+
+
+def _once(samples: Iterator[Sample]) -> Callable[[], Iterator[Sample]]:
+    """A source that yields a one-pass iterator once and refuses a second pass."""
+    used = False
+
+    def source() -> Iterator[Sample]:
+        nonlocal used
+        if used:
+            raise DataError(
+                "The samples given to DataPipeline.from_samples were an iterator that is used up; its dataset can "
+                "be iterated once. Fix: pass a list to iterate it again."
+            )
+        used = True
+        return samples
+
+    return source
