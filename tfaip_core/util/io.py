@@ -1,4 +1,6 @@
-"""Atomic file writes: a crash at any instant leaves either the old or the new file, never half of one."""
+"""Atomic file writes (a crash at any instant leaves either the old or the new file, never half of one),
+and appends that never follow a symbolic link.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +8,9 @@ import json
 import os
 import shutil
 import tempfile
-from typing import Any
+from typing import IO, Any
+
+_APPEND_NOFOLLOW = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 def atomic_write_text(path: str, text: str) -> None:
@@ -38,9 +42,11 @@ def replace_dir(tmp_dir: str, final_dir: str) -> None:
     place, so at every instant one complete version exists on disk.
     """
     old = None
-    if os.path.exists(final_dir):
+    if os.path.lexists(final_dir):
         old = final_dir.rstrip("/") + ".old"
-        if os.path.exists(old):
+        if os.path.islink(old):  # never delete through a link
+            os.unlink(old)
+        elif os.path.exists(old):
             shutil.rmtree(old)
         os.replace(final_dir, old)
     os.replace(tmp_dir, final_dir)
@@ -49,8 +55,26 @@ def replace_dir(tmp_dir: str, final_dir: str) -> None:
 
 
 def append_line(path: str, line: str) -> None:
-    """Append one line and flush it to disk (for logs such as metrics.jsonl)."""
-    with open(path, "a", encoding="utf-8") as f:
+    """Append one line to `path` and fsync it (for logs such as metrics.jsonl); never through a symbolic link.
+
+    Raises:
+        OSError: `path` is a symbolic link (errno ELOOP), or cannot be written.
+    """
+    with open_append(path) as f:
         f.write(line.rstrip("\n") + "\n")
         f.flush()
         os.fsync(f.fileno())
+
+
+def open_append(path: str) -> IO[str]:
+    """`path` opened for appending UTF-8 text, created if missing (mode 0644 before umask).
+
+    Raises:
+        OSError: `path` is a symbolic link (errno ELOOP), or cannot be opened.
+    """
+    return os.fdopen(os.open(path, _APPEND_NOFOLLOW, 0o644), "a", encoding="utf-8")
+
+
+def is_link(path: str) -> bool:
+    """Whether `path` is a symbolic link (a dangling one too)."""
+    return os.path.islink(path)
