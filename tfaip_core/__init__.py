@@ -29,6 +29,7 @@ _EXPORTS: Dict[str, str] = {
     "MappingDataProcessor": "tfaip_core.data.processor",
     "GeneratingDataProcessor": "tfaip_core.data.processor",
     "ProcessorPipeline": "tfaip_core.data.pipeline",
+    "DataPipeline": "tfaip_core.data.data_pipeline",
     "ProcessorPipelineParams": "tfaip_core.data.params",
     # model
     "ModelBaseParams": "tfaip_core.model.params",
@@ -45,8 +46,8 @@ _EXPORTS: Dict[str, str] = {
     "locate_scenario": "tfaip_core.scenario.locate",
     "ListFileScenario": "tfaip_core.scenario.list_file",
     "ListFileData": "tfaip_core.scenario.list_file",
-    "ListFileGenerator": "tfaip_core.scenario.list_file",
-    "ListsPipelineParams": "tfaip_core.scenario.list_file",
+    "ListFileGenerator": "tfaip_core.data.list_reading",
+    "ListsPipelineParams": "tfaip_core.data.list_file_params",
     # trainer
     "TrainerParams": "tfaip_core.trainer.params",
     "Trainer": "tfaip_core.trainer.trainer",
