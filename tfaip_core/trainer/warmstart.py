@@ -17,12 +17,13 @@ import numpy as np
 import tensorflow as tf
 
 from tfaip_core.errors import CheckpointError, ConfigError
+from tfaip_core.model.variables import read_model_variables
+from tfaip_core.trainer.checkpoint import STATE_FILE, VARIABLES_PREFIX, CheckpointStore
 from tfaip_core.trainer.warmstart_params import WarmstartParams
 from tfaip_core.util.logging import logger
 
 log = logger("trainer")
 
-_OBJECT_GRAPH_KEY = "_CHECKPOINTABLE_OBJECT_GRAPH"
 _RNG_STATE_NAME = "seed_generator_state"
 _MAX_NAMES_IN_ERROR = 8
 _FIX = "Fix: use --warmstart.allow_partial, --warmstart.rename FROM->TO or --warmstart.exclude REGEX"
@@ -146,8 +147,6 @@ def resolve_source(path: str) -> WarmstartSource:
         ConfigError: the path does not exist or holds neither an export nor a checkpoint.
         CheckpointError: the checkpoint named is incomplete.
     """
-    from tfaip_core.trainer.checkpoint import STATE_FILE, VARIABLES_PREFIX, CheckpointStore
-
     if not path:
         raise ConfigError("--warmstart.model is empty. Fix: pass an exported model or a run's output directory.")
     full = os.path.abspath(os.path.expanduser(path))
@@ -198,11 +197,9 @@ def read_source_variables(source: WarmstartSource) -> Dict[str, np.ndarray]:
     Raises:
         CheckpointError: the file cannot be read or holds no variables by path.
     """
-    from tfaip_core.trainer.checkpoint import read_model_variables
-
     try:
         values = read_model_variables(source.prefix)
-    except (tf.errors.OpError, ValueError) as e:
+    except (tf.errors.OpError, ValueError, IndexError) as e:
         raise CheckpointError(
             f"--warmstart.model {source.path}: cannot read {source.prefix} ({_first_line(e)})."
         ) from e
