@@ -275,3 +275,40 @@ def test_save_refuses_an_invalid_state_and_writes_nothing(tmp_path: Path) -> Non
         store.save(checkpoint_of(build()), 3, {"step": 3, "step_in_epoch": 0, "callbacks": {}})
     assert store.complete() == []
     assert not os.path.exists(store.directory) or os.listdir(store.directory) == []
+
+
+# ============================== through the CLI ==============================
+def test_resume_after_the_model_changed_names_the_variable_and_both_shapes(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """The model code changed under a run's checkpoint (simulated by editing the stored graph): one line, exit 1."""
+    from tfaip_core.scripts.resume_training import main as resume
+    from tfaip_core.scripts.train import main as train
+
+    run_dir = tmp_path / "run"
+    flags = ["--trainer.epochs", "1", "--trainer.progress_bar", "false", "--model.graph.nodes", "16"]
+    assert train(["scenarios.tutorial", "--trainer.output_dir", str(run_dir), *flags]) == 0
+    params_file = run_dir / "trainer_params.json"
+    params = json.loads(params_file.read_text(encoding="utf-8"))
+    assert params["scenario"]["model"]["graph"]["nodes"] == [16]
+    params["scenario"]["model"]["graph"]["nodes"] = [8]
+    params_file.write_text(json.dumps(params), encoding="utf-8")
+    checkpoints = sorted(os.listdir(run_dir / "checkpoint"))
+    capsys.readouterr()
+
+    assert resume([str(run_dir), "--trainer.epochs", "2"]) == 1
+    stderr = capsys.readouterr().err
+    newest = run_dir / "checkpoint" / checkpoints[-1]
+    lines = [line for line in stderr.splitlines() if line.startswith("tfaip-resume-training: error: ")]
+    assert len(lines) == 1, stderr
+    message = lines[0].removeprefix("tfaip-resume-training: error: ")
+    assert message.startswith(f"Checkpoint {newest} does not match the model: variable "), message
+    assert (
+        "variable model/graph/dense_0/kernel has shape (64, 16) in the checkpoint but (64, 8) in the model" in message
+    )
+    assert "variable model/graph/logits/kernel has shape (16, 10) in the checkpoint but (8, 10) in the model" in message
+    assert message.endswith(
+        ". Fix: resume with the model flags the run was trained with, or train into a new directory."
+    )
+    assert "corrupt" not in stderr and "Traceback" not in stderr
+    assert sorted(os.listdir(run_dir / "checkpoint")) == checkpoints  # nothing written, nothing removed
