@@ -1,5 +1,6 @@
 """Parameters of the data part of a scenario and of one data pipeline (train / val)."""
 
+import math
 from dataclasses import dataclass, field
 from typing import List
 
@@ -35,6 +36,15 @@ class ProcessorPipelineParams:
         ),
     )
 
+    def validate(self, flag: str) -> None:
+        """Raise `ConfigError` for values that cannot work; `flag` is the prefix (`--data.pre_proc`)."""
+        failures = self.max_failures
+        if not math.isfinite(failures) or failures < 0 or (failures >= 1 and failures != int(failures)):
+            raise ConfigError(
+                f"{flag}.max_failures must be a fraction in [0, 1) or a whole count >= 1; got {failures}. "
+                f"Fix: e.g. {flag}.max_failures 0.01 (1 %) or 5 (five samples)."
+            )
+
 
 @pai_dataclass
 @dataclass
@@ -49,6 +59,11 @@ class DataBaseParams:
         default_factory=ProcessorPipelineParams,
         metadata=pai_meta(help="Post-processing of predictions before the evaluator (runs in-process)."),
     )
+
+    def validate(self) -> None:
+        """Raise `ConfigError` for values that cannot work. Scenarios extend it (call `super().validate()`)."""
+        self.pre_proc.validate("--data.pre_proc")
+        self.post_proc.validate("--data.post_proc")
 
 
 @pai_dataclass
@@ -96,9 +111,21 @@ class DataPipelineParams:
         if self.batch_size < 1:
             raise ConfigError(f"{flag}.batch_size must be >= 1; got {self.batch_size}. Fix: pass a positive size.")
         if self.limit == 0 or self.limit < -1:
-            raise ConfigError(f"{flag}.limit must be -1 (all) or >= 1; got {self.limit}.")
+            raise ConfigError(f"{flag}.limit must be -1 (all) or >= 1; got {self.limit}. Fix: pass -1 or a count.")
+        if self.shuffle_buffer_size < -1:
+            raise ConfigError(
+                f"{flag}.shuffle_buffer_size must be -1 (automatic), 0 (no shuffling) or a number of samples; got "
+                f"{self.shuffle_buffer_size}. Fix: pass -1, 0 or a positive size."
+            )
+        if self.prefetch < -1:
+            raise ConfigError(
+                f"{flag}.prefetch must be -1 (AUTOTUNE), 0 (off) or a number of batches; got {self.prefetch}. "
+                "Fix: pass -1, 0 or a positive count."
+            )
         if self.num_processes < 1:
-            raise ConfigError(f"{flag}.num_processes must be >= 1; got {self.num_processes}.")
+            raise ConfigError(
+                f"{flag}.num_processes must be >= 1 (1: in-process); got {self.num_processes}. Fix: pass 1 or more."
+            )
         if self.bucket_boundaries != sorted(set(self.bucket_boundaries)) or any(b < 1 for b in self.bucket_boundaries):
             raise ConfigError(
                 f"{flag}.bucket_boundaries must be increasing positive lengths; got {self.bucket_boundaries}."

@@ -1,5 +1,6 @@
 """Parameters of early stopping (`--early_stopping.*`)."""
 
+import math
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -50,12 +51,23 @@ class EarlyStoppingParams:
     )
 
     def validate(self) -> None:
+        """Raise `ConfigError` naming the first field that cannot work."""
         if self.n_to_go == 0 or self.n_to_go < -1:
-            raise ConfigError(f"--early_stopping.n_to_go must be -1 (off) or >= 1; got {self.n_to_go}.")
+            raise ConfigError(
+                f"--early_stopping.n_to_go must be -1 (off) or >= 1; got {self.n_to_go}. Fix: pass -1 or a count."
+            )
         if self.frequency < 1:
-            raise ConfigError(f"--early_stopping.frequency must be >= 1; got {self.frequency}.")
-        if self.min_delta < 0:
-            raise ConfigError(f"--early_stopping.min_delta must be >= 0; got {self.min_delta}.")
+            raise ConfigError(f"--early_stopping.frequency must be >= 1; got {self.frequency}. Fix: pass 1 or more.")
+        if not (math.isfinite(self.min_delta) and self.min_delta >= 0):
+            raise ConfigError(
+                f"--early_stopping.min_delta must be a finite number >= 0; got {self.min_delta}. Fix: e.g. 0.001."
+            )
+        for name in ("lower_threshold", "upper_threshold"):
+            value = getattr(self, name)
+            if value is not None and not math.isfinite(value):
+                raise ConfigError(
+                    f"--early_stopping.{name} must be a finite number or None; got {value}. Fix: pass a number or None."
+                )
         if (
             self.lower_threshold is not None
             and self.upper_threshold is not None

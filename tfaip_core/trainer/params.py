@@ -5,6 +5,7 @@ The nested groups are "flat", so they keep the short spellings of the user's doc
 `--evaluator`.
 """
 
+import math
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -19,6 +20,8 @@ from tfaip_core.trainer.optimizer_params import OPTIMIZERS, AdamParams, Optimize
 from tfaip_core.trainer.schedule_params import SCHEDULES, ConstantParams, LearningRateParams
 from tfaip_core.trainer.warmstart_params import WarmstartParams
 from tfaip_core.util.frequency import Frequency
+
+MAX_SEED = 2**32  # numpy and TensorFlow seeds are unsigned 32-bit integers
 
 
 @pai_dataclass
@@ -158,27 +161,38 @@ class TrainerParams:
     )
 
     def validate(self) -> None:
-        """Raise `ConfigError` naming the first field that cannot work."""
+        """Raise `ConfigError` naming the first field that cannot work (flags, params files and resumes alike)."""
         if not self.output_dir:
             raise ConfigError(
                 "--trainer.output_dir is required. Fix: add --trainer.output_dir DIR (a new or empty directory)."
             )
-        if self.epochs < 1:
-            raise ConfigError(f"--trainer.epochs must be >= 1; got {self.epochs}.")
-        if self.samples_per_epoch == 0 or self.samples_per_epoch < -1:
-            raise ConfigError(f"--trainer.samples_per_epoch must be -1 or >= 1; got {self.samples_per_epoch}.")
-        if self.val_every_n < 1:
-            raise ConfigError(f"--trainer.val_every_n must be >= 1; got {self.val_every_n}.")
-        if self.steps_per_execution < 0:
-            raise ConfigError(f"--trainer.steps_per_execution must be >= 0; got {self.steps_per_execution}.")
-        if self.max_steps == 0 or self.max_steps < -1:
-            raise ConfigError(f"--trainer.max_steps must be -1 (off) or >= 1; got {self.max_steps}.")
+        _at_least("epochs", self.epochs, 1)
+        _at_least_or_off("samples_per_epoch", self.samples_per_epoch, "one pass over the data")
+        if self.random_seed is not None and not 0 <= self.random_seed < MAX_SEED:
+            raise ConfigError(
+                f"--trainer.random_seed must be in [0, 2**32 - 1] (numpy and TensorFlow seeds are 32-bit); got "
+                f"{self.random_seed}. Fix: pass a smaller non-negative seed, e.g. --trainer.random_seed 42."
+            )
+        _at_least("val_every_n", self.val_every_n, 1)
+        _at_least("steps_per_execution", self.steps_per_execution, 0)
+        _at_least_or_off("max_steps", self.max_steps, "off")
         if not (self.calc_ema == -1 or 0 <= self.calc_ema < 1):
-            raise ConfigError(f"--trainer.calc_ema must be in [0, 1) or -1; got {self.calc_ema}.")
-        if self.train_accum_steps < 1:
-            raise ConfigError(f"--trainer.train_accum_steps must be >= 1; got {self.train_accum_steps}.")
-        if self.keep_checkpoint_max < 1:
-            raise ConfigError(f"--trainer.keep_checkpoint_max must be >= 1; got {self.keep_checkpoint_max}.")
+            raise ConfigError(
+                f"--trainer.calc_ema must be in [0, 1) or -1; got {self.calc_ema}. Fix: e.g. --trainer.calc_ema 0.99."
+            )
+        _at_least("train_accum_steps", self.train_accum_steps, 1)
+        _at_least_or_off("checkpoint_every_n_steps", self.checkpoint_every_n_steps, "every epoch")
+        if not (
+            self.checkpoint_every_secs == -1
+            or (math.isfinite(self.checkpoint_every_secs) and self.checkpoint_every_secs > 0)
+        ):
+            raise ConfigError(
+                f"--trainer.checkpoint_every_secs must be -1 (every epoch) or a number of seconds > 0; got "
+                f"{self.checkpoint_every_secs}. Fix: e.g. --trainer.checkpoint_every_secs 600."
+            )
+        _at_least("keep_checkpoint_max", self.keep_checkpoint_max, 1)
+        _at_least("num_print_evaluate", self.num_print_evaluate, 0)
+        _at_least("current_epoch", self.current_epoch, 0)
         self.checkpoint_frequency()
         self.train.validate("--train")
         self.val.validate("--val")
@@ -187,6 +201,9 @@ class TrainerParams:
         self.early_stopping.validate()
         self.warmstart.validate()
         self.learning_rate.validate()
+        self.scenario.data.validate()
+        self.scenario.model.validate()
+        self.scenario.evaluator.validate()
 
     def checkpoint_frequency(self) -> Frequency:
         """When to write checkpoints: every epoch, or every N steps, or every S seconds (only one)."""
@@ -197,4 +214,19 @@ class TrainerParams:
                 "every_n_steps": "--trainer.checkpoint_every_n_steps",
                 "every_secs": "--trainer.checkpoint_every_secs",
             },
+        )
+
+
+def _at_least(name: str, value: int, minimum: int) -> None:
+    if value < minimum:
+        raise ConfigError(
+            f"--trainer.{name} must be >= {minimum}; got {value}. Fix: pass --trainer.{name} {minimum} or more."
+        )
+
+
+def _at_least_or_off(name: str, value: int, meaning: str) -> None:
+    """-1 switches the setting off (`meaning`); otherwise a count >= 1."""
+    if value == 0 or value < -1:
+        raise ConfigError(
+            f"--trainer.{name} must be -1 ({meaning}) or >= 1; got {value}. Fix: pass -1 or a positive count."
         )
