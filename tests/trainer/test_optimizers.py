@@ -352,7 +352,7 @@ def test_sgd_weight_decay_constant_lr() -> None:
 
 
 def test_sgd_weight_decay_follows_exponential_schedule() -> None:
-    schedule = ExponentialDecayParams(lr=0.2, decay=0.5, decay_every_steps=1).create(steps_per_epoch=10, epochs=1)
+    schedule = ExponentialDecayParams(lr=0.2, decay=0.5, decay_every_steps=1).create(steps_per_epoch=10, total_steps=10)
     lrs = [0.2 * 0.5**t for t in range(len(GRADS))]
     got = run_single(SGDParams(weight_decay=0.1).create(schedule))
     w = W0.copy()
@@ -363,7 +363,7 @@ def test_sgd_weight_decay_follows_exponential_schedule() -> None:
 
 def test_weight_decay_with_warmup_is_normalised_by_peak_lr() -> None:
     # lr(0) = 0 (warmup from 0), so the decay is normalised by --learning_rate.lr (the peak) instead
-    schedule = WarmupCosineDecayParams(lr=0.2, warmup_steps=2).create(steps_per_epoch=10, epochs=1)
+    schedule = WarmupCosineDecayParams(lr=0.2, warmup_steps=2).create(steps_per_epoch=10, total_steps=10)
     lrs = [0.0, 0.1, 0.2, 0.2 * 0.5 * (1 + math.cos(math.pi * 1 / 8))]
     grads = GRADS + [np.array([0.01, 0.02, -0.03, 0.04])]
     got = run_single(SGDParams(weight_decay=0.1).create(schedule), grads)
@@ -378,7 +378,7 @@ def test_weight_decay_with_foreign_keras_schedule_uses_lr_at_step_0() -> None:
 
 
 def test_adam_weight_decay_with_schedule() -> None:
-    schedule = ExponentialDecayParams(lr=0.1, decay=0.5, decay_every_steps=1).create(steps_per_epoch=10, epochs=1)
+    schedule = ExponentialDecayParams(lr=0.1, decay=0.5, decay_every_steps=1).create(steps_per_epoch=10, total_steps=10)
     lrs = [0.1 * 0.5**t for t in range(len(GRADS))]
     got = run_single(AdamParams(weight_decay=0.03).create(schedule))
     expected = with_weight_decay(adam_ref, 0.03, 0.1)(W0, GRADS, lrs)
@@ -563,7 +563,7 @@ def test_paiargparse_defaults_and_more_flags() -> None:
     )  # fmt: skip
     assert holder.optimizer == SGDParams(momentum=0.9, nesterov=True, clip_global_norm=5.0, weight_decay=2e-5)
     assert holder.learning_rate == WarmupCosineDecayParams(lr=0.01, warmup_epochs=1.0, warmup_steps=7)
-    holder.optimizer.create(holder.learning_rate.create(steps_per_epoch=10, epochs=2))
+    holder.optimizer.create(holder.learning_rate.create(steps_per_epoch=10, total_steps=20))
 
 
 def test_paiargparse_adamw_keeps_its_own_weight_decay_default() -> None:
@@ -650,7 +650,7 @@ def test_adabelief_config_round_trip() -> None:
 
 @pytest.mark.parametrize("cls", OPTIMIZERS)
 def test_every_optimizer_steps_inside_tf_function(cls: type) -> None:
-    schedule = WarmupCosineDecayParams(lr=0.1, warmup_steps=1).create(steps_per_epoch=4, epochs=1)
+    schedule = WarmupCosineDecayParams(lr=0.1, warmup_steps=1).create(steps_per_epoch=4, total_steps=4)
     optimizer = cls(weight_decay=0.01, clip_global_norm=1.0).create(schedule)
     variable = keras.Variable(W0.astype(np.float32))
 

@@ -5,7 +5,9 @@ the code under test.
 """
 
 import dataclasses
+import logging
 import math
+from typing import Iterator, List
 
 import keras
 import numpy as np
@@ -24,7 +26,9 @@ from tfaip_core.trainer.schedule_params import (
     WarmupCosineDecayParams,
     WarmupDecayParams,
     epochs_to_steps,
+    total_training_steps,
 )
+from tfaip_core.util.logging import logger
 
 
 def lr_at(schedule: keras.optimizers.schedules.LearningRateSchedule, step: float) -> float:
@@ -35,6 +39,21 @@ def lr_at(schedule: keras.optimizers.schedules.LearningRateSchedule, step: float
         value = schedule(tf.constant(step, tf.float32))
     assert value.dtype == tf.float32
     return float(value)
+
+
+@pytest.fixture
+def warnings_logged() -> Iterator[List[str]]:
+    """The messages logged at WARNING level or above while the test runs."""
+    messages: List[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            messages.append(record.getMessage())
+
+    handler = Collect(level=logging.WARNING)
+    logger().addHandler(handler)
+    yield messages
+    logger().removeHandler(handler)
 
 
 def cosine_ref(t: float, length: float, peak: float, floor: float) -> float:
@@ -82,34 +101,34 @@ def test_epochs_to_steps_rounds_half_up(epochs: float, steps_per_epoch: int, exp
 
 
 def test_constant() -> None:
-    s = ConstantParams(lr=0.02).create(steps_per_epoch=10, epochs=2)
+    s = ConstantParams(lr=0.02).create(steps_per_epoch=10, total_steps=20)
     for step in [0, 1, 19, 20, 10**6]:
         assert lr_at(s, step) == pytest.approx(0.02, rel=1e-6)
 
 
 def test_exponential_decay_epochs() -> None:
     # decay_every_epochs=2 with 5 steps per epoch -> the factor 0.5 applies every 10 steps
-    s = ExponentialDecayParams(lr=0.1, decay=0.5, decay_every_epochs=2).create(steps_per_epoch=5, epochs=4)
+    s = ExponentialDecayParams(lr=0.1, decay=0.5, decay_every_epochs=2).create(steps_per_epoch=5, total_steps=20)
     for step in [0, 5, 10, 15, 20, 35, 100]:
         assert lr_at(s, step) == pytest.approx(0.1 * 0.5 ** (step / 10), rel=1e-6)
 
 
 def test_exponential_decay_staircase_and_steps_override() -> None:
     params = ExponentialDecayParams(lr=0.1, decay=0.9, decay_every_epochs=2, decay_every_steps=3, staircase=True)
-    s = params.create(steps_per_epoch=5, epochs=4)
+    s = params.create(steps_per_epoch=5, total_steps=20)
     for step in [0, 1, 2, 3, 5, 6, 8, 9, 30]:
         assert lr_at(s, step) == pytest.approx(0.1 * 0.9 ** math.floor(step / 3), rel=1e-6)
 
 
 def test_exponential_decay_fractional_epochs() -> None:
     # 0.5 epochs x 3 steps = 1.5 -> 2 steps
-    s = ExponentialDecayParams(lr=1.0, decay=0.5, decay_every_epochs=0.5).create(steps_per_epoch=3, epochs=1)
+    s = ExponentialDecayParams(lr=1.0, decay=0.5, decay_every_epochs=0.5).create(steps_per_epoch=3, total_steps=3)
     assert lr_at(s, 2) == pytest.approx(0.5, rel=1e-6)
     assert lr_at(s, 3) == pytest.approx(0.5**1.5, rel=1e-6)
 
 
 def test_cosine_decay_until_end_of_training_honours_floor() -> None:
-    s = CosineDecayParams(lr=0.1, final_lr=0.01).create(steps_per_epoch=10, epochs=3)  # 30 steps
+    s = CosineDecayParams(lr=0.1, final_lr=0.01).create(steps_per_epoch=10, total_steps=30)  # 30 steps
     assert lr_at(s, 0) == pytest.approx(0.1, rel=1e-6)
     assert lr_at(s, 15) == pytest.approx((0.1 + 0.01) / 2, rel=1e-6)
     for step in [1, 7, 22, 29]:
@@ -121,18 +140,99 @@ def test_cosine_decay_until_end_of_training_honours_floor() -> None:
     assert min(values) >= 0.01 * (1 - 1e-6)
 
 
-def test_cosine_decay_epochs() -> None:
-    s = CosineDecayParams(lr=0.1, decay_epochs=2).create(steps_per_epoch=10, epochs=5)  # decay over 20 steps
+def test_cosine_decay_epochs_as_long_as_training() -> None:
+    s = CosineDecayParams(lr=0.1, decay_epochs=2).create(steps_per_epoch=10, total_steps=20)  # decay over 20 steps
     assert lr_at(s, 10) == pytest.approx(0.05, rel=1e-6)
     assert lr_at(s, 5) == pytest.approx(cosine_ref(5, 20, 0.1, 0.0), rel=1e-6)
+    assert lr_at(s, 19) == pytest.approx(cosine_ref(19, 20, 0.1, 0.0), rel=1e-6)
+    assert lr_at(s, 19) > 0
     assert lr_at(s, 20) == pytest.approx(0.0, abs=1e-9)
-    assert lr_at(s, 49) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_cosine_decay_epochs_shorter_than_training_keeps_the_floor_and_warns(warnings_logged: List[str]) -> None:
+    params = CosineDecayParams(lr=0.1, decay_epochs=2, final_lr=0.01)
+    s = params.create(steps_per_epoch=10, total_steps=50)  # decay over 20 steps, then 30 steps at the floor
+    assert lr_at(s, 10) == pytest.approx((0.1 + 0.01) / 2, rel=1e-6)
+    assert lr_at(s, 5) == pytest.approx(cosine_ref(5, 20, 0.1, 0.01), rel=1e-6)
+    assert lr_at(s, 20) == pytest.approx(0.01, rel=1e-6)
+    assert lr_at(s, 49) == pytest.approx(0.01, rel=1e-6)
+    assert warnings_logged == [
+        "--learning_rate.decay_epochs 2 ends the cosine decay after 20 of 50 training steps; the last 30 steps "
+        "train at --learning_rate.final_lr 0.01 (pass --learning_rate.decay_epochs -1 to decay until the end)"
+    ]
+
+
+def test_no_warning_when_the_decay_ends_with_training(warnings_logged: List[str]) -> None:
+    CosineDecayParams(lr=0.1, decay_epochs=2, final_lr=0.01).create(steps_per_epoch=10, total_steps=20)
+    CosineDecayParams(lr=0.1, final_lr=0.01).create(steps_per_epoch=10, total_steps=55)
+    assert warnings_logged == []
+
+
+# --- the schedule spans the real number of steps (max_steps) ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("steps_per_epoch", "epochs", "max_steps", "expected"),
+    [(10, 3, -1, 30), (10, 3, 7, 7), (10, 3, 45, 45), (7, 1, -1, 7), (1, 1, 1, 1)],
+)
+def test_total_training_steps(steps_per_epoch: int, epochs: int, max_steps: int, expected: int) -> None:
+    assert total_training_steps(steps_per_epoch, epochs, max_steps) == expected
+
+
+@pytest.mark.parametrize(
+    ("steps_per_epoch", "epochs", "max_steps", "pattern"),
+    [
+        (0, 3, -1, r"^`steps_per_epoch` must be >= 1; got 0\. Fix: "),
+        (10, 0, -1, r"^--trainer\.epochs must be >= 1; got 0\. Fix: "),
+        (10, 3, 0, r"^--trainer\.max_steps must be -1 \(off\) or >= 1; got 0\. Fix: "),
+        (10, 3, -2, r"^--trainer\.max_steps must be -1 \(off\) or >= 1; got -2\. Fix: "),
+    ],
+)
+def test_total_training_steps_refuses(steps_per_epoch: int, epochs: int, max_steps: int, pattern: str) -> None:
+    with pytest.raises(ConfigError, match=pattern):
+        total_training_steps(steps_per_epoch, epochs, max_steps)
+
+
+def test_cosine_decay_until_the_end_spans_max_steps_beyond_epochs() -> None:
+    # 1 epoch of 10 steps but --trainer.max_steps 25: the decay spans the 25 steps, lr 0 only at step 25
+    s = CosineDecayParams(lr=0.1).create(steps_per_epoch=10, total_steps=total_training_steps(10, 1, 25))
+    for step in [0, 9, 10, 12.5, 20, 24]:
+        assert lr_at(s, step) == pytest.approx(cosine_ref(step, 25, 0.1, 0.0), rel=1e-6)
+    assert lr_at(s, 12.5) == pytest.approx(0.05, rel=1e-6)
+    assert lr_at(s, 24) > 0
+    assert lr_at(s, 25) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_cosine_decay_until_the_end_spans_max_steps_shorter_than_epochs() -> None:
+    # 3 epochs of 10 steps but --trainer.max_steps 8: the decay finishes at step 8
+    s = CosineDecayParams(lr=0.1, final_lr=0.02).create(steps_per_epoch=10, total_steps=total_training_steps(10, 3, 8))
+    for step in [0, 3, 4, 7]:
+        assert lr_at(s, step) == pytest.approx(cosine_ref(step, 8, 0.1, 0.02), rel=1e-6)
+    assert lr_at(s, 8) == pytest.approx(0.02, rel=1e-6)
+
+
+def test_warmup_schedules_decay_until_max_steps() -> None:
+    # warmup 0.5 epochs x 4 = 2 steps; max_steps 13 (not a whole number of epochs): cosine over 11 steps
+    s = WarmupCosineDecayParams(lr=0.1, warmup_epochs=0.5).create(steps_per_epoch=4, total_steps=13)
+    assert lr_at(s, 1) == pytest.approx(0.05, rel=1e-6)
+    for step in [2, 5, 12]:
+        assert lr_at(s, step) == pytest.approx(cosine_ref(step - 2, 11, 0.1, 0.0), rel=1e-6)
+    assert lr_at(s, 12) > 0
+    assert lr_at(s, 13) == pytest.approx(0.0, abs=1e-9)
+    # + a constant phase of 1 epoch = 4 steps: cosine over 13 - 6 = 7 steps
+    s = WarmupConstantCosineDecayParams(lr=0.1, warmup_steps=2, constant_epochs=1).create(
+        steps_per_epoch=4, total_steps=13
+    )
+    assert lr_at(s, 5) == pytest.approx(0.1, rel=1e-6)
+    for step in [6, 9, 12]:
+        assert lr_at(s, step) == pytest.approx(cosine_ref(step - 6, 7, 0.1, 0.0), rel=1e-6)
+    assert lr_at(s, 13) == pytest.approx(0.0, abs=1e-9)
 
 
 def test_warmup_cosine_decay() -> None:
     # warmup 0.5 epochs x 10 = 5 steps; training 30 steps -> cosine over 25 steps
     params = WarmupCosineDecayParams(lr=0.1, warmup_epochs=0.5, warmup_start_lr=0.01, final_lr=0.02)
-    s = params.create(steps_per_epoch=10, epochs=3)
+    s = params.create(steps_per_epoch=10, total_steps=30)
     assert lr_at(s, 0) == pytest.approx(0.01, rel=1e-6)
     assert lr_at(s, 2) == pytest.approx(0.01 + (0.1 - 0.01) * 2 / 5, rel=1e-6)
     assert lr_at(s, 4) == pytest.approx(0.01 + (0.1 - 0.01) * 4 / 5, rel=1e-6)
@@ -146,7 +246,7 @@ def test_warmup_cosine_decay() -> None:
 
 def test_warmup_cosine_decay_from_zero_with_steps_override() -> None:
     params = WarmupCosineDecayParams(lr=0.2, warmup_epochs=5, warmup_steps=4)
-    s = params.create(steps_per_epoch=10, epochs=1)  # warmup 4 steps, cosine over 6 steps
+    s = params.create(steps_per_epoch=10, total_steps=10)  # warmup 4 steps, cosine over 6 steps
     assert lr_at(s, 0) == 0.0
     assert lr_at(s, 1) == pytest.approx(0.05, rel=1e-6)
     assert lr_at(s, 4) == pytest.approx(0.2, rel=1e-6)
@@ -155,7 +255,7 @@ def test_warmup_cosine_decay_from_zero_with_steps_override() -> None:
 
 
 def test_warmup_cosine_decay_without_warmup() -> None:
-    s = WarmupCosineDecayParams(lr=0.1, warmup_epochs=0).create(steps_per_epoch=4, epochs=2)
+    s = WarmupCosineDecayParams(lr=0.1, warmup_epochs=0).create(steps_per_epoch=4, total_steps=8)
     assert lr_at(s, 0) == pytest.approx(0.1, rel=1e-6)
     assert lr_at(s, 4) == pytest.approx(0.05, rel=1e-6)
 
@@ -163,7 +263,7 @@ def test_warmup_cosine_decay_without_warmup() -> None:
 def test_warmup_constant_cosine_decay() -> None:
     # W = 4 steps, C = 1 epoch = 10 steps, T = 30 -> cosine over 16 steps, floor 0.01
     params = WarmupConstantCosineDecayParams(lr=0.1, warmup_steps=4, constant_epochs=1, final_lr=0.01)
-    s = params.create(steps_per_epoch=10, epochs=3)
+    s = params.create(steps_per_epoch=10, total_steps=30)
     assert lr_at(s, 0) == 0.0
     assert lr_at(s, 2) == pytest.approx(0.05, rel=1e-6)
     assert lr_at(s, 4) == pytest.approx(0.1, rel=1e-6)
@@ -178,7 +278,7 @@ def test_warmup_constant_cosine_decay() -> None:
 
 
 def test_warmup_decay_noam() -> None:
-    s = WarmupDecayParams(lr=0.1, warmup_steps=4).create(steps_per_epoch=10, epochs=10)
+    s = WarmupDecayParams(lr=0.1, warmup_steps=4).create(steps_per_epoch=10, total_steps=100)
     assert lr_at(s, 0) == 0.0
     assert lr_at(s, 2) == pytest.approx(0.05, rel=1e-6)
     assert lr_at(s, 4) == pytest.approx(0.1, rel=1e-6)
@@ -190,14 +290,14 @@ def test_warmup_decay_noam() -> None:
 
 def test_warmup_decay_epochs_and_start_lr() -> None:
     params = WarmupDecayParams(lr=1.0, warmup_epochs=0.5, warmup_start_lr=0.5)
-    s = params.create(steps_per_epoch=8, epochs=2)  # W = 4
+    s = params.create(steps_per_epoch=8, total_steps=16)  # W = 4
     assert lr_at(s, 0) == pytest.approx(0.5, rel=1e-6)
     assert lr_at(s, 1) == pytest.approx(0.625, rel=1e-6)
     assert lr_at(s, 9) == pytest.approx(math.sqrt(4 / 9), rel=1e-6)
 
 
 def test_schedule_accepts_keras_variable_and_runs_in_tf_function() -> None:
-    s = WarmupCosineDecayParams(lr=0.1, warmup_steps=2).create(steps_per_epoch=5, epochs=2)
+    s = WarmupCosineDecayParams(lr=0.1, warmup_steps=2).create(steps_per_epoch=5, total_steps=10)
     step = keras.Variable(0, dtype="int64", trainable=False)
 
     @tf.function
@@ -227,7 +327,7 @@ ALL_SCHEDULE_PARAMS = [
 
 @pytest.mark.parametrize("params", ALL_SCHEDULE_PARAMS, ids=lambda p: type(p).__name__)
 def test_schedule_config_round_trip(params: LearningRateParams) -> None:
-    s = params.create(steps_per_epoch=5, epochs=4)
+    s = params.create(steps_per_epoch=5, total_steps=20)
     assert isinstance(s, keras.optimizers.schedules.LearningRateSchedule)
     assert s.base_lr == pytest.approx(0.3)
     clone = type(s).from_config(s.get_config())
@@ -283,68 +383,94 @@ def test_validation_errors(params: LearningRateParams, pattern: str) -> None:
         params.validate()
     assert "\n" not in str(info.value)
     with pytest.raises(ConfigError, match=pattern):
-        params.create(steps_per_epoch=10, epochs=10)
+        params.create(steps_per_epoch=10, total_steps=100)
 
 
 @pytest.mark.parametrize(
-    ("params", "steps_per_epoch", "epochs", "pattern"),
+    ("params", "steps_per_epoch", "total_steps", "pattern"),
     [
         (
             WarmupCosineDecayParams(warmup_epochs=2),
             10,
-            2,
+            20,
             (
                 r"^`--learning_rate\.warmup_epochs` must give a warmup shorter than training; got 20 warmup steps for "
-                r"20 training steps \(2 epochs x 10 steps\)\. Fix: "
+                r"20 training steps \(10 steps per epoch; --trainer\.epochs or --trainer\.max_steps\)\. Fix: "
             ),
         ),
         (
             WarmupCosineDecayParams(warmup_steps=50),
             10,
-            2,
-            r"^`--learning_rate\.warmup_steps` must give a warmup shorter than training; got 50 warmup steps",
+            35,
+            r"^`--learning_rate\.warmup_steps` must give a warmup shorter than training; got 50 warmup steps for 35 ",
         ),
         (
             WarmupConstantCosineDecayParams(warmup_epochs=1, constant_epochs=1),
             10,
-            2,
+            20,
             (
-                r"^`--learning_rate\.warmup_epochs` plus the constant phase must be shorter than training; "
-                r"got 10 warmup "
-                r"\+ 10 constant steps for 20 training steps"
+                r"^`--learning_rate\.warmup_epochs` plus `--learning_rate\.constant_epochs` must be shorter than "
+                r"training; got 10 warmup \+ 10 constant steps for 20 training steps"
             ),
+        ),
+        (
+            WarmupConstantCosineDecayParams(warmup_steps=3, constant_steps=4),
+            10,
+            7,
+            r"^`--learning_rate\.warmup_steps` plus `--learning_rate\.constant_steps` must be shorter than training; "
+            r"got 3 warmup \+ 4 constant steps for 7 training steps",
         ),
         (
             WarmupDecayParams(warmup_epochs=3),
             10,
-            2,
-            r"^`--learning_rate\.warmup_epochs` must give a warmup no longer than training; got 30 warmup steps",
+            29,
+            r"^`--learning_rate\.warmup_epochs` must give a warmup no longer than training; got 30 warmup steps "
+            r"for 29 ",
         ),
         (
             WarmupDecayParams(warmup_epochs=0.01),
             10,
-            2,
+            20,
             r"^`--learning_rate\.warmup_epochs` must give at least 1 warmup step for WarmupDecay; got 0 steps",
         ),
+        (
+            CosineDecayParams(lr=0.1, decay_epochs=3, final_lr=0.01),
+            10,
+            25,
+            (
+                r"^`--learning_rate\.decay_epochs 3` must give a decay no longer than training; got 30 decay steps for "
+                r"25 training steps \(10 steps per epoch; --trainer\.epochs or --trainer\.max_steps\): the decay to "
+                r"final_lr would never finish\. Fix: pass --learning_rate\.decay_epochs -1 "
+            ),
+        ),
+        (
+            CosineDecayParams(decay_epochs=2),
+            10,
+            21,
+            (
+                r"^`--learning_rate\.decay_epochs 2` with --learning_rate\.final_lr 0 would train the last 1 of 21 "
+                r"training steps .* at lr 0 \(the decay ends after 20 steps\)\. Fix: "
+            ),
+        ),
         (ConstantParams(), 0, 2, r"^`steps_per_epoch` must be >= 1 .*; got 0\. Fix: "),
-        (ConstantParams(), 10, 0, r"^`epochs` must be >= 1 .*; got 0\. Fix: "),
+        (ConstantParams(), 10, 0, r"^`total_steps` must be >= 1 .*; got 0\. Fix: train at least one step "),
     ],
 )
 def test_schedule_does_not_fit_training(
-    params: LearningRateParams, steps_per_epoch: int, epochs: int, pattern: str
+    params: LearningRateParams, steps_per_epoch: int, total_steps: int, pattern: str
 ) -> None:
     params.validate()  # the fields alone are fine
     with pytest.raises(ConfigError, match=pattern) as info:
-        params.create(steps_per_epoch=steps_per_epoch, epochs=epochs)
+        params.create(steps_per_epoch=steps_per_epoch, total_steps=total_steps)
     assert "\n" not in str(info.value)
 
 
 def test_base_class_cannot_create() -> None:
     with pytest.raises(NotImplementedError):
-        LearningRateParams().create(steps_per_epoch=1, epochs=1)
+        LearningRateParams().create(steps_per_epoch=1, total_steps=1)
 
 
 def test_learning_rate_zero_is_allowed_and_stays_zero() -> None:
-    for params in (ConstantParams(lr=0.0), CosineDecayParams(lr=0.0)):
-        schedule = params.create(steps_per_epoch=10, epochs=2)
+    for params in (ConstantParams(lr=0.0), CosineDecayParams(lr=0.0), CosineDecayParams(lr=0.0, decay_epochs=1)):
+        schedule = params.create(steps_per_epoch=10, total_steps=20)
         assert all(lr_at(schedule, step) == 0.0 for step in (0, 5, 19, 25))
