@@ -182,7 +182,12 @@ class _Decoder:
             if value is None and len(options) < len(args):
                 return None
             if len(options) == 1:
-                return self.value(value, options[0], default, path, meta)
+                try:
+                    return self.value(value, options[0], default, path, meta)
+                except ConfigError as e:  # say "null or an integer" where the field is Optional
+                    if str(e).startswith(f'{self.source}: "{path}" must be {_describe(options[0])};'):
+                        raise self.type_error(path, annotation, value) from None
+                    raise
             for option in options:
                 try:
                     return self.value(value, option, default, path, meta)
