@@ -1,5 +1,6 @@
 """`ProcessorPipeline` with worker processes: results, order, faults, shutdown, memory."""
 
+import contextlib
 import gc
 import itertools
 import json
@@ -466,3 +467,98 @@ def test_params_from_an_interactive_session_raise_config_error(monkeypatch: pyte
     pipeline = ProcessorPipeline([ReplParams()], PipelineMode.EVALUATION, num_processes=2)
     with pytest.raises(ConfigError, match="interactive session"):
         next(pipeline.apply(make_samples(3)))
+
+
+# -- workers die with their parent ---------------------------------------------------------------------------
+
+HANGING_PARENT_SCRIPT = """
+import itertools, threading, time
+from tests.data.procs_for_tests import ExitOnParams
+from tfaip_core.data.pipeline import ProcessorPipeline
+from tfaip_core.data.sample import PipelineMode, Sample
+
+# every sample hangs its worker, so only the death of the parent can end the workers
+pipeline = ProcessorPipeline([ExitOnParams(values=list(range(100)), how="hang")], PipelineMode.EVALUATION,
+                             num_processes=2, chunk_size=1)
+samples = (Sample(inputs={"x": i}) for i in range(100))
+threading.Thread(target=lambda: list(pipeline.apply(samples)), daemon=True).start()
+while len(pipeline.worker_pids) < 2:
+    time.sleep(0.05)
+time.sleep(1.0)  # the workers are inside the processor now
+print("PIDS", *pipeline.worker_pids, flush=True)
+time.sleep(3600)
+"""
+
+WATCHDOG_PARENT_SCRIPT = """
+import multiprocessing, os, sys, time
+from tfaip_core.data.parallel import die_with_parent
+
+def child(parent):
+    sys.platform = "not-linux"  # the portable fallback: no prctl
+    print("HOW", die_with_parent(parent), flush=True)
+    time.sleep(3600)
+
+process = multiprocessing.get_context("fork").Process(target=child, args=(os.getpid(),))
+process.start()
+time.sleep(0.5)
+print("PIDS", process.pid, flush=True)
+time.sleep(3600)
+"""
+
+
+def start_parent(script: str) -> tuple[subprocess.Popen, list[int], str]:
+    """Run `script` in a new session; return it, the pids it prints after "PIDS", and what it printed before."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script],
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    before = ""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([proc.stdout], [], [], deadline - time.monotonic())
+        line = proc.stdout.readline() if ready else ""
+        if line.startswith("PIDS"):
+            return proc, [int(p) for p in line.split()[1:]], before
+        if not line:
+            break
+        before += line
+    proc.kill()
+    raise AssertionError(f"the parent did not report its workers: {before}{proc.stderr.read()}")
+
+
+@pytest.mark.timeout(90)
+@pytest.mark.parametrize("script", [HANGING_PARENT_SCRIPT, WATCHDOG_PARENT_SCRIPT], ids=["prctl", "watchdog"])
+def test_workers_die_within_2_s_when_the_parent_is_sigkilled(script: str) -> None:
+    proc, pids, printed = start_parent(script)
+    try:
+        assert pids and all(is_running(p) for p in pids)
+        if script is WATCHDOG_PARENT_SCRIPT:
+            assert "HOW watchdog" in printed
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+        left = wait_until_gone(pids, 2.0)
+    finally:
+        for pid in pids:  # never leave a hanging worker behind, even when the test fails
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert left == [], "workers outlived their SIGKILLed parent"
+
+
+def test_die_with_parent_uses_prctl_on_linux() -> None:
+    if not sys.platform.startswith("linux"):
+        pytest.skip("PR_SET_PDEATHSIG is Linux only")
+    code = (
+        "import multiprocessing, os\n"
+        "from tfaip_core.data.parallel import die_with_parent\n"
+        "print(die_with_parent(os.getppid()))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
+    assert result.stdout.strip() == "prctl", result.stderr

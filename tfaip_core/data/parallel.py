@@ -16,6 +16,10 @@ Design:
 * Workers ignore SIGINT: on Ctrl-C the parent decides, and tears workers down with terminate/kill and
   bounded joins. Workers also exit on their own when the parent's end of their input pipe closes (the
   parent died), and they are daemonic, so multiprocessing terminates them at interpreter exit.
+* Workers die with their parent even when it is SIGKILLed (no orphan busy on a long chunk): on Linux each
+  worker asks the kernel for SIGKILL when its parent dies (``prctl(PR_SET_PDEATHSIG)``), elsewhere a
+  watchdog thread polls ``os.getppid()``. The kernel sends that signal when the parent *thread* that
+  started the worker ends, so all workers are started from one long-lived spawner thread.
 * By default workers do not re-import the parent's ``__main__`` script (which usually imports
   TensorFlow and would cost seconds and hundreds of MB per worker) unless the pickled params refer to
   ``__main__``; see `WorkerPool`'s `import_main`.
@@ -24,10 +28,13 @@ Design:
 from __future__ import annotations
 
 import collections
+import concurrent.futures
 import contextlib
+import ctypes
 import logging
 import multiprocessing
 import multiprocessing.connection
+import os
 import pickle
 import queue
 import selectors
@@ -58,6 +65,8 @@ logger = logging.getLogger("tfaip_core.data")
 _PICKLE_PROTOCOL = pickle.HIGHEST_PROTOCOL
 _GRACEFUL_STOP_SECONDS = 1.0
 _TERMINATE_JOIN_SECONDS = 2.0
+_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+_WATCHDOG_SECONDS = 0.2
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -137,6 +146,33 @@ def _process_chunk(
     return outputs, counters, failures
 
 
+def die_with_parent(parent_pid: int) -> str:
+    """Make this process exit as soon as process `parent_pid` (its parent) is gone, even after a SIGKILL.
+
+    Linux: the kernel sends SIGKILL on the parent's death (``PR_SET_PDEATHSIG``); elsewhere, or if that
+    call fails, a daemon thread polls ``os.getppid()``. If the parent died before this call (the race
+    the kernel option cannot see), the process exits at once. Returns the mechanism used: "prctl" or
+    "watchdog".
+    """
+    how = "watchdog"
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            libc = ctypes.CDLL(None, use_errno=True)  # the symbols of the process, libc among them
+            if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0:
+                how = "prctl"
+    if os.getppid() != parent_pid:
+        os._exit(1)  # the parent is already gone: we were re-parented before the kernel could watch it
+    if how == "watchdog":
+        threading.Thread(target=_watch_parent, args=(parent_pid,), name="parent-watchdog", daemon=True).start()
+    return how
+
+
+def _watch_parent(parent_pid: int) -> None:
+    while os.getppid() == parent_pid:
+        time.sleep(_WATCHDOG_SECONDS)
+    os._exit(1)
+
+
 def _send_fatal(conn: multiprocessing.connection.Connection, error: BaseException, context: str) -> None:
     message = (
         "fatal",
@@ -153,8 +189,10 @@ def worker_main(
     mode_value: str,
     inbox_conn: multiprocessing.connection.Connection,
     outbox_conn: multiprocessing.connection.Connection,
+    parent_pid: int,
 ) -> None:
     """Entry point of a worker process: build the processors once, then process chunks until told to stop."""
+    die_with_parent(parent_pid)
     # Ctrl-C reaches the whole process group; only the parent should react to it.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
@@ -164,6 +202,10 @@ def worker_main(
         _send_fatal(outbox_conn, error, "could not build the processors in a worker process")
         return
     per_sample = any(isinstance(p, GeneratingDataProcessor) for p in processors)
+    try:  # from now on `worker_timeout` applies (starting up under load may take long)
+        outbox_conn.send_bytes(pickle.dumps(("ready",), protocol=_PICKLE_PROTOCOL))
+    except (OSError, EOFError):
+        return  # The parent is gone.
 
     inbox: queue.Queue[bytes | None] = queue.Queue()
     threading.Thread(target=_read_inbox, args=(inbox_conn, inbox), name="inbox-reader", daemon=True).start()
@@ -212,6 +254,23 @@ def worker_main(
 # ----------------------------------------------------------------------------------------------------------
 
 _MAIN_MODULE_LOCK = threading.Lock()
+_SPAWNER_LOCK = threading.Lock()
+_SPAWNER: concurrent.futures.ThreadPoolExecutor | None = None
+
+
+def _start_on_spawner_thread(process: multiprocessing.process.BaseProcess) -> None:
+    """`process.start()` on one thread that lives as long as this process.
+
+    A worker's ``PR_SET_PDEATHSIG`` fires when the thread that started it ends; pipelines are often driven
+    from short-lived threads (tf.data runs Python generators on its own threads), whose end must not kill
+    the workers.
+    """
+    global _SPAWNER
+    with _SPAWNER_LOCK:
+        if _SPAWNER is None:
+            _SPAWNER = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="tfaip-data-spawner")
+        spawner = _SPAWNER
+    spawner.submit(process.start).result()
 
 
 @contextlib.contextmanager
@@ -255,6 +314,7 @@ class _Worker:
         self.eof = False
         self.broken = False
         self.timed_out = False
+        self.ready = False  # built its processors; only then does `worker_timeout` apply
 
     @property
     def pid(self) -> int | None:
@@ -296,7 +356,8 @@ class WorkerPool:
         mode: The pipeline mode the processors are built for.
         num_processes: Number of worker processes.
         prefetch_chunks: Maximum chunks in flight per worker (being processed plus queued).
-        worker_timeout: Seconds a worker may spend on one chunk before it is killed and reported lost;
+        worker_timeout: Seconds a worker may spend on one chunk before it is killed and reported lost
+            (counted from when the worker has built its processors, so a slow start-up is not a hang);
             None waits forever (a worker that dies is still detected immediately).
         import_main: Whether workers re-import the parent's ``__main__`` script. None: only if the pickled
             params refer to ``__main__`` (processors defined in the script itself).
@@ -352,12 +413,12 @@ class WorkerPool:
         parent_recv, worker_send = self._context.Pipe(duplex=False)
         process = self._context.Process(
             target=worker_main,
-            args=(self._params_blob, self._mode.value, worker_recv, worker_send),
+            args=(self._params_blob, self._mode.value, worker_recv, worker_send, os.getpid()),
             name=name,
             daemon=True,
         )
         with _main_module_hidden(not self._import_main):
-            process.start()
+            _start_on_spawner_thread(process)
         # Keep only the parent's ends open, so EOF is seen when the other side dies.
         worker_recv.close()
         worker_send.close()
@@ -476,6 +537,7 @@ class WorkerPool:
                 suspects.append(worker)
             if (
                 self._worker_timeout is not None
+                and worker.ready
                 and worker.in_flight
                 and not worker.timed_out
                 and now - worker.busy_since > self._worker_timeout
@@ -506,6 +568,10 @@ class WorkerPool:
                 worker.eof = True
                 break
             message = pickle.loads(data)
+            if message[0] == "ready":
+                worker.ready = True
+                worker.busy_since = time.monotonic()
+                continue
             if message[0] == "fatal":
                 _, is_config, text, remote_traceback = message
                 error_cls = ConfigError if is_config else DataError
