@@ -7,12 +7,16 @@ turns each into a `ConfigError` whose message names the culprit and the fix, and
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import enum
 import re
+import signal
 import sys
+import threading
 import traceback
-from typing import Any, Callable, Dict, List, Optional, Sequence, TypeVar
+from types import FrameType
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, TypeVar
 
 import paiargparse.dataclass_parser as _pai_parser
 from paiargparse import PAIArgumentParser
@@ -203,19 +207,62 @@ def print_params(params: Any, scenario_cls: Any) -> None:
     print(json.dumps(params.to_dict(), indent=2))
 
 
-def run_cli(prog: str, main: Callable[[], Optional[int]]) -> int:
-    """Run `main`, turning framework errors into one line on stderr (exit 2 for usage errors)."""
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread like Ctrl-C's KeyboardInterrupt so the same clean-up runs."""
+
+
+EXIT_INTERRUPTED = 130  # 128 + SIGINT
+EXIT_TERMINATED = 128 + signal.SIGTERM
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """Inside the block SIGTERM raises `Terminated` (once: a second SIGTERM does not cut the clean-up short).
+
+    Only in the main thread (Python runs signal handlers there); elsewhere a no-op. The previous
+    handler is restored afterwards.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    raised = False
+
+    def handler(signum: int, frame: Optional[FrameType]) -> None:
+        nonlocal raised
+        if not raised:
+            raised = True
+            raise Terminated()
+
+    previous = signal.signal(signal.SIGTERM, handler)
     try:
-        return main() or 0
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def run_cli(prog: str, main: Callable[[], Optional[int]]) -> int:
+    """Run `main`, turning framework errors into one line on stderr (exit 2 for usage errors).
+
+    Ctrl-C and SIGTERM stop cleanly (what the run opened is closed, what a failed start wrote is
+    removed) with `PROG: interrupted` (exit 130) or `PROG: terminated` (exit 143), followed by how
+    to go on when the program said so (an exception note, e.g. how to resume).
+    """
+    try:
+        with sigterm_as_interrupt():
+            return main() or 0
     except ConfigError as e:
         print(f"{prog}: error: {_one_line(e)}", file=sys.stderr)
         return EXIT_USAGE
     except TfaipError as e:
         print(f"{prog}: error: {_one_line(e)}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print(f"{prog}: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as e:
+        terminated = isinstance(e, Terminated)
+        notes = "; ".join(getattr(e, "__notes__", []))
+        print(
+            f"{prog}: {'terminated' if terminated else 'interrupted'}{f' ({notes})' if notes else ''}", file=sys.stderr
+        )
+        return EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
     except SystemExit as e:
         return int(e.code) if isinstance(e.code, int) else (0 if e.code is None else 1)
     except Exception:

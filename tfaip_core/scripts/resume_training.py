@@ -1,7 +1,8 @@
 """`tfaip-resume-training DIR [flags]`: continue the run in DIR from its newest complete checkpoint.
 
 Flags override the stored parameters (e.g. `--trainer.epochs 20` to extend a finished run); flags
-that cannot apply to the stored checkpoint (another graph, optimizer or output directory) are refused.
+that cannot apply to the stored checkpoint (another graph, optimizer or output directory) are refused,
+and so is a run without a complete checkpoint (resuming it would train from scratch and replace its models).
 """
 
 from __future__ import annotations
@@ -44,19 +45,14 @@ def _resume(args: List[str]) -> int:
     from tfaip_core.util.logging import quiet_tensorflow
 
     quiet_tensorflow()
-    from tfaip_core.scenario.locate import locate_scenario
+    from tfaip_core.scenario.locate import load_params_file
     from tfaip_core.scripts.cli import parse_params
-    from tfaip_core.trainer.checkpoint import CheckpointStore
-    from tfaip_core.trainer.params_io import load_trainer_params, refused_resume_changes
+    from tfaip_core.trainer.params_io import refused_resume_changes
     from tfaip_core.trainer.run import train
-    from tfaip_core.util.logging import logger, setup_logging
 
-    setup_logging(os.path.join(run_dir, "train.log"))
-    log = logger("trainer")
-
-    stored = load_trainer_params(params_file)
+    # Read only until train() holds the directory's lock: no log file, nothing written before.
+    scenario_cls, stored = load_params_file(params_file)
     stored.output_dir = run_dir  # the directory may have moved since
-    scenario_cls = locate_scenario(stored.scenario.scenario_class)
     params = parse_params(PROG, args[1:], copy.deepcopy(stored), description=USAGE)
     refused = refused_resume_changes(stored, params)
     if refused:
@@ -64,11 +60,7 @@ def _resume(args: List[str]) -> int:
             f"these flags cannot change when resuming (they do not fit the stored checkpoint): {'; '.join(refused)}. "
             "Fix: drop them, or start a new run with tfaip-train-from-params."
         )
-    if not CheckpointStore(os.path.join(run_dir, "checkpoint")).complete():
-        log.warning(
-            "%s has no complete checkpoint yet (it stopped before the first one): starting from the beginning", run_dir
-        )
-    train(scenario_cls, params, resume=True)
+    train(scenario_cls, params, resume=True)  # refuses a run without a complete checkpoint
     return 0
 
 

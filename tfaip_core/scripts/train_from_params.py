@@ -35,16 +35,14 @@ def _train(args: List[str]) -> int:
     from tfaip_core.util.logging import quiet_tensorflow
 
     quiet_tensorflow()
-    from tfaip_core.scenario.locate import locate_scenario
+    from tfaip_core.scenario.locate import load_params_file
     from tfaip_core.scripts.cli import parse_params, pop_print_params, print_params
-    from tfaip_core.trainer.params_io import load_trainer_params
     from tfaip_core.trainer.run import train
 
     flags, show = pop_print_params(args[1:])
-    stored = load_trainer_params(args[0])
+    scenario_cls, stored = load_params_file(args[0])
     stored.current_epoch = 0
     stored.overwrite = False  # replacing a run must be asked for on this command line
-    scenario_cls = locate_scenario(stored.scenario.scenario_class)
     params = parse_params(PROG, flags, stored, description=USAGE)
     if show:
         print_params(params, scenario_cls)

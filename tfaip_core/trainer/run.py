@@ -1,88 +1,121 @@
-"""Start a training run: check the parameters and the output directory, then fit."""
+"""Start a training run: check the parameters, take the run directory (lock and policy), then fit.
+
+Nothing is written before the parameters are valid and the run directory is locked; a fresh run
+that fails before its first checkpoint removes what it created and nothing else.
+"""
 
 from __future__ import annotations
 
+import logging
 import os
-import shutil
-from typing import Type
+import re
+from typing import Optional, Type
 
-from tfaip_core.errors import ConfigError, DataError
+from tfaip_core.device.cluster import is_chief
+from tfaip_core.errors import ConfigError
 from tfaip_core.scenario.scenario_base import ScenarioBase
 from tfaip_core.trainer.params import TrainerParams
-from tfaip_core.util.io import atomic_write_json
 from tfaip_core.util.logging import logger, setup_logging
+from tfaip_core.util.run_dir import CHECKPOINT_DIR, RunDirectory
 
 log = logger("trainer")
-PARAMS_FILE = "trainer_params.json"
-# What a run writes; --trainer.overwrite deletes exactly these and nothing else of the directory.
-RUN_ARTIFACTS = (
-    "trainer_params.json",
-    "metrics.jsonl",
-    "train.log",
-    "checkpoint",
-    "best",
-    "export",
-    "train",
-    "validation",
-)
-
-
-def holds_run(output_dir: str) -> bool:
-    return any(os.path.exists(os.path.join(output_dir, name)) for name in ("trainer_params.json", "checkpoint"))
+_CHECKPOINT_NAME = re.compile(r"^ckpt-\d+$")
+_CHECKPOINT_STATE = "state.json"  # written last: its presence makes a checkpoint complete
 
 
 def train(scenario_cls: Type[ScenarioBase], params: TrainerParams, resume: bool = False) -> None:
-    """Validate `params` (nothing is written before that), then train `scenario_cls` with them.
+    """Validate `params`, open the run directory, then train `scenario_cls` with them.
 
     A fresh run refuses an output directory that already holds a run unless `--trainer.overwrite`
-    is set; `resume=True` continues the run in the directory instead.
+    is set (which removes only that run's own files); `resume=True` continues the run in the
+    directory from its newest complete checkpoint and refuses a run that has none.
+
+    Raises:
+        ConfigError: invalid params, a directory in use, held by another run or by the user's files,
+            or nothing to resume.
     """
     params.scenario.scenario_class = scenario_cls.class_path()
     params.validate()
-    output_dir = os.path.abspath(params.output_dir or "")
+    check_scenario_params(scenario_cls, params)
     if not resume:
-        if holds_run(output_dir) and not params.overwrite:
-            raise ConfigError(
-                f"--trainer.output_dir {output_dir} already holds a run. Fix: continue it with "
-                f"`tfaip-resume-training {output_dir}`, choose a new directory, or pass --trainer.overwrite true "
-                "to replace it."
-            )
-        if params.overwrite:
-            remove_run(output_dir)
         params.current_epoch = 0
-    os.makedirs(output_dir, exist_ok=True)
-    setup_logging(os.path.join(output_dir, "train.log"))
-    atomic_write_json(os.path.join(output_dir, PARAMS_FILE), params.to_dict())  # type: ignore[attr-defined]
-    log.info("%s %s in %s", "Resuming" if resume else "Training", scenario_cls.class_path(), output_dir)
-    scenario = scenario_cls(params.scenario)
-    trainer = scenario.create_trainer(params)
+    run_dir = RunDirectory(params.output_dir or "", chief=is_chief(params.device))
+    run_dir.open(resume=resume, overwrite=params.overwrite and not resume)
+    handler: Optional[logging.Handler] = None
     try:
+        if resume and run_dir.chief and not holds_checkpoint(run_dir.path):
+            raise ConfigError(no_checkpoint_message(run_dir.output_dir))
+        handler = _log_to(run_dir)
+        run_dir.write_json(run_dir.params_file, params.to_dict())  # type: ignore[attr-defined]
+        log.info("%s %s in %s", "Resuming" if resume else "Training", scenario_cls.class_path(), run_dir.output_dir)
+        trainer = scenario_cls(params.scenario).create_trainer(params)
+        trainer.run_dir = run_dir
         trainer.fit()
-    except (ConfigError, DataError):
-        if not resume and not holds_checkpoint(output_dir):
-            _remove_fresh_run(output_dir)  # a usage or data error found while setting up: leave no half-started run
+    except BaseException as error:
+        resumable = resume or holds_checkpoint(run_dir.path)
+        if not resumable:  # a failed start: leave no half-started run, and nothing of anyone else's touched
+            _remove_handler(handler)
+            handler = None
+            run_dir.remove_created()
+        if isinstance(error, KeyboardInterrupt) and run_dir.chief:
+            error.add_note(
+                f"resume with tfaip-resume-training {run_dir.output_dir}"
+                if resumable
+                else "stopped before the first checkpoint: nothing to resume; the files of this run were removed"
+            )
         raise
+    finally:
+        _remove_handler(handler)
+        run_dir.close()
+
+
+def check_scenario_params(scenario_cls: Type[ScenarioBase], params: TrainerParams) -> None:
+    """The scenario params must be the scenario's own (a params file may name another scenario's)."""
+    expected = scenario_cls.params_cls
+    if not isinstance(params.scenario, expected):
+        got = type(params.scenario)
+        raise ConfigError(
+            f"scenario.__cls__ names {got.__module__}:{got.__qualname__}, but scenario.scenario_class "
+            f"{scenario_cls.class_path()} takes {expected.__module__}:{expected.__qualname__}. Fix: use a params file "
+            "of that scenario, or correct scenario.scenario_class."
+        )
 
 
 def holds_checkpoint(output_dir: str) -> bool:
-    checkpoint_dir = os.path.join(output_dir, "checkpoint")
-    return os.path.isdir(checkpoint_dir) and any(n.startswith("ckpt-") for n in os.listdir(checkpoint_dir))
+    """Whether `output_dir` has a complete checkpoint (`checkpoint/ckpt-N/state.json`) to resume from."""
+    checkpoint_dir = os.path.join(output_dir, CHECKPOINT_DIR)
+    if not output_dir or not os.path.isdir(checkpoint_dir):
+        return False
+    return any(
+        _CHECKPOINT_NAME.match(name) and os.path.isfile(os.path.join(checkpoint_dir, name, _CHECKPOINT_STATE))
+        for name in os.listdir(checkpoint_dir)
+    )
 
 
-def remove_run(output_dir: str) -> None:
-    """Delete what a run wrote (`RUN_ARTIFACTS`) and nothing else of the directory."""
-    for name in RUN_ARTIFACTS:
-        path = os.path.join(output_dir, name)
-        if os.path.isdir(path):
-            shutil.rmtree(path)
-        elif os.path.exists(path):
-            os.remove(path)
+def no_checkpoint_message(output_dir: str) -> str:
+    """Why a run without a complete checkpoint is not resumed, and the two ways on."""
+    params_file = os.path.join(output_dir, "trainer_params.json")
+    return (
+        f"{output_dir} has no complete checkpoint to resume from (the run stopped before its first one, or "
+        "checkpoint/ was removed); resuming would train from scratch and replace its models. Fix: start it again "
+        f"in a new directory with `tfaip-train-from-params {params_file} --trainer.output_dir NEW_DIR`, or in place "
+        f"with `tfaip-train-from-params {params_file} --trainer.overwrite true`."
+    )
 
 
-def _remove_fresh_run(output_dir: str) -> None:
-    for handler in [h for h in logger().handlers if getattr(h, "baseFilename", None)]:
-        handler.close()  # train.log is about to be deleted
+def _log_to(run_dir: RunDirectory) -> logging.Handler:
+    """Log to stderr and append to `run_dir.log_file` (opened without following a link); return the file handler."""
+    setup_logging()
+    root = logger()
+    handler = logging.StreamHandler(run_dir.open_append(run_dir.log_file))
+    formatter = next((h.formatter for h in root.handlers if h.formatter is not None), None)
+    handler.setFormatter(formatter)  # the console's format
+    root.addHandler(handler)
+    return handler
+
+
+def _remove_handler(handler: Optional[logging.Handler]) -> None:
+    if handler is not None:
         logger().removeHandler(handler)
-    remove_run(output_dir)
-    if os.path.isdir(output_dir) and not os.listdir(output_dir):
-        os.rmdir(output_dir)
+        handler.flush()
+        handler.stream.close()  # type: ignore[attr-defined]
