@@ -128,7 +128,8 @@ class DataPipelineParams:
             )
         if self.bucket_boundaries != sorted(set(self.bucket_boundaries)) or any(b < 1 for b in self.bucket_boundaries):
             raise ConfigError(
-                f"{flag}.bucket_boundaries must be increasing positive lengths; got {self.bucket_boundaries}."
+                f"{flag}.bucket_boundaries must be increasing positive lengths; got {self.bucket_boundaries}. "
+                f"Fix: e.g. {flag}.bucket_boundaries 8 16 32."
             )
         if self.bucket_batch_sizes and len(self.bucket_batch_sizes) != len(self.bucket_boundaries) + 1:
             raise ConfigError(
@@ -137,7 +138,9 @@ class DataPipelineParams:
                 "Fix: give one more size than boundaries, or none."
             )
         if any(b < 1 for b in self.bucket_batch_sizes):
-            raise ConfigError(f"{flag}.bucket_batch_sizes must be >= 1; got {self.bucket_batch_sizes}.")
+            raise ConfigError(
+                f"{flag}.bucket_batch_sizes must be >= 1; got {self.bucket_batch_sizes}. Fix: pass positive sizes."
+            )
 
     def batch_sizes(self) -> List[int]:
         """The batch size of each bucket (one bucket of `batch_size` without bucketing)."""
