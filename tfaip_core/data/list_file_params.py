@@ -82,7 +82,8 @@ class ListFileDataParams(DataBaseParams):
     )
 
     def validate(self) -> None:
-        """Raise `ConfigError` naming the first field that cannot work."""
+        """Raise `ConfigError` naming the first field that cannot work (`TrainerParams.validate` calls it)."""
+        super().validate()
         self.lav.validate()
 
 

@@ -17,7 +17,7 @@ Flags (a `ListFileScenario` adds them to every run):
 * `--val.lists FILE ...` the validation lists, read in list order.
 * `--lav.lists FILE ...` the lists for a "load and validate" run; empty means the validation lists
   (`lav_lists(trainer_params)` resolves it). LAV is not implemented yet, so a run refuses a non-empty value
-  (`ListFileScenarioParams.validate`).
+  (`ListFileDataParams.validate`).
 
 Every listed file is checked before training starts; a missing list file or listed file is a
 `DataError` naming the list file and line number.

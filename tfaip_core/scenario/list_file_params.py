@@ -28,7 +28,3 @@ class ListFileScenarioParams(ScenarioBaseParams):
     evaluator: EvaluatorBaseParams = field(
         default_factory=EvaluatorBaseParams, metadata=pai_meta(mode="flat", fix_dc=True, help="The evaluator.")
     )
-
-    def validate(self) -> None:
-        """Raise `ConfigError` naming the first field that cannot work (today: `--lav.lists`)."""
-        self.data.validate()
