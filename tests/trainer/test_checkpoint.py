@@ -35,9 +35,9 @@ def build(hidden: Sequence[int] = (4,), inputs: int = 5) -> keras.Model:
     return keras.Model(source, keras.layers.Dense(2, name="logits")(x), name="model")
 
 
-def checkpoint_of(model: keras.Model, **extra: Any) -> tf.train.Checkpoint:
+def checkpoint_of(model: keras.Model, amsgrad: bool = False, **extra: Any) -> tf.train.Checkpoint:
     """What the trainer checkpoints: the model variables by path and the optimizer (with its slots)."""
-    optimizer = keras.optimizers.Adam()
+    optimizer = keras.optimizers.Adam(amsgrad=amsgrad)
     optimizer.build(model.trainable_variables)
     return tf.train.Checkpoint(**{MODEL_KEY: ModelVariables(model), "optimizer": optimizer}, **extra)
 
@@ -167,8 +167,12 @@ def test_mismatch_raises_at_once_naming_the_variables(
 def test_a_checkpoint_without_state_the_run_needs_is_a_mismatch(store: CheckpointStore, errors: List[str]) -> None:
     ema = tf.Module()
     ema.average = tf.Variable(np.zeros((5, 4), "float32"))  # e.g. EMA switched on when resuming
-    with pytest.raises(CheckpointError, match=rf"^Checkpoint {re.escape(str(newest(store)))} does not match the run"):
+    expected = rf"^Checkpoint {re.escape(str(newest(store)))} does not match the run: it holds no state for "
+    with pytest.raises(CheckpointError, match=expected + r"1 of the run's objects: variable \S+ \(shape \(5, 4\)\)\."):
         store.restore_latest(checkpoint_of(build(), ema=ema))
+    # other optimizer settings: Adam's amsgrad adds one slot per trained variable (4)
+    with pytest.raises(CheckpointError, match=expected + r"4 of the run's objects: variable \S+velocity_hat .*1 more"):
+        store.restore_latest(checkpoint_of(build(), amsgrad=True))
     assert errors == []
 
 

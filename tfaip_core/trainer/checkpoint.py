@@ -240,9 +240,9 @@ class CheckpointStore:
             status.assert_existing_objects_matched()
         except AssertionError as e:
             raise CheckpointError(
-                f"Checkpoint {path} does not match the run: it holds no state for some of the run's objects "
-                f"({_first_line(e)}). Fix: resume with the flags the run was trained with (model, optimizer, "
-                "--trainer.calc_ema, devices), or train into a new directory."
+                f"Checkpoint {path} does not match the run: it holds no state for {_unbound(e)}. Fix: resume with "
+                "the flags the run was trained with (model, optimizer, --trainer.calc_ema, devices), or train into "
+                "a new directory."
             ) from e
 
     def _prune(self) -> None:
@@ -264,6 +264,19 @@ def _unreadable(prefix: str, error: BaseException) -> str:
         return f"{os.path.basename(index)} cannot be read ({_first_line(error)})"
     shards = sorted(os.path.basename(p) for p in glob.glob(glob.escape(prefix) + ".data-*")) or ["variables.data-*"]
     return f"{', '.join(shards)} cannot be read ({_first_line(error)})"
+
+
+def _unbound(error: AssertionError) -> str:
+    """The objects TensorFlow found no checkpointed value for, from its message: how many, the first by path."""
+    text = str(error)
+    variables = re.findall(r"(?:path=|<tf\.Variable ')([^,\s']+)'?,? shape=\(([^)]*)\)", text)
+    count = re.search(r"Found (\d+) Python objects", text)
+    total = int(count.group(1)) if count else len(variables)
+    if not variables:
+        return f"{total or 'some'} of the run's objects ({_first_line(error)[:200]})"
+    shown = "; ".join(f"variable {name} (shape ({shape}))" for name, shape in variables[:_MAX_LISTED])
+    more = f"; and {total - _MAX_LISTED} more" if total > _MAX_LISTED else ""
+    return f"{total} of the run's objects: {shown}{more}"
 
 
 def _first_line(error: BaseException) -> str:
