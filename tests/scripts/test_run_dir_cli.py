@@ -289,6 +289,27 @@ def test_run_cli_turns_sigterm_into_a_clean_stop_and_restores_the_handler(capsys
     assert issubclass(Terminated, KeyboardInterrupt)
 
 
+def test_sigterm_before_the_first_checkpoint_removes_what_the_run_created(
+    tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tfaip_core.trainer.trainer import Trainer
+
+    def terminated_fit(self: Trainer) -> None:
+        assert (Path(self.run_dir.output_dir) / "trainer_params.json").exists()  # the run had started writing
+        raise Terminated()
+
+    monkeypatch.setattr(Trainer, "fit", terminated_fit)
+    out = tmp_path / "project"
+    before = project_folder(out, run_names=False)
+    status, err = call(train_script.main, ["scenarios.tutorial", "--trainer.output_dir", str(out), *TINY], capsys)
+    assert status == EXIT_TERMINATED
+    assert err.strip().splitlines()[-1] == (
+        "tfaip-train: terminated (stopped before the first checkpoint: nothing to resume; "
+        "the files of this run were removed)"
+    )
+    assert snapshot(out) == before
+
+
 def start_training(out: Path, *flags: str) -> subprocess.Popen:
     env = dict(os.environ, PYTHONPATH=str(REPO), TF_CPP_MIN_LOG_LEVEL="2")
     command = script("tfaip-train") + ["scenarios.tutorial", "--trainer.output_dir", str(out), *TINY, *flags]

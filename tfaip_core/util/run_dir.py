@@ -156,8 +156,10 @@ class RunDirectory:
 
         A fresh run (`resume` False) refuses a directory that holds a run unless `overwrite`, which
         removes that run's entries as listed in its manifest (and refuses a run without one).
-        `resume` continues the run found there (a run from before manifests existed is adopted).
-        Either way, an existing entry at a name the run writes that is not the framework's is refused.
+        `resume` continues the run found there (a run from before manifests existed is adopted); a
+        directory without a run is then treated like a fresh one (as `__enter__` and an embedded
+        `Trainer` use it). Either way, an existing entry at a name the run writes that is not the
+        framework's is refused.
 
         Raises:
             ConfigError: the directory cannot be made or written, is in use by another process (its PID
@@ -213,6 +215,7 @@ class RunDirectory:
         self._opened = False
 
     def __enter__(self) -> RunDirectory:
+        """Open (if not yet) with `resume=True, overwrite=False`: continue a run found there, else start one."""
         if not self._opened:
             self.open(resume=True, overwrite=False)
         return self
