@@ -89,7 +89,8 @@ def _refuse_code_inside(directory: str, spec: str, source: str) -> None:
     if found is None:
         return
     locations = list(found.submodule_search_locations or []) + ([found.origin] if found.origin else [])
-    inside = [p for p in locations if os.path.abspath(p).startswith(directory + os.sep)]
+    directory = os.path.realpath(directory)
+    inside = [p for p in locations if os.path.realpath(p).startswith(directory + os.sep)]
     if inside:
         raise ConfigError(
             f'{source}: "scenario.scenario_class" names {spec!r}, whose code lies inside the run directory '
