@@ -10,11 +10,12 @@ Each task is run through
 
 * ``loop``: the processing in a plain Python generator feeding ``tf.data.Dataset.from_generator``;
 * ``py_function``: ``from_generator`` of the raw inputs ``.map(tf.py_function(...), num_parallel_calls=AUTOTUNE)``;
-* ``pipeline-1``/``pipeline-N``: `ProcessorPipeline` with 1 (in-process) and N worker processes feeding
-  ``from_generator``.
+* ``pipeline-1``/``pipeline-N``: the framework's own path, a `DataPipeline` whose pre-processor runs in-process
+  (1) or in N worker processes (`ProcessorPipeline`), batched by the pipeline (prefetch off, like the others).
 
-and every variant ends in ``.batch(B)`` iterated to the end, so all produce the same batched tensors. The
-pipeline timings include starting the worker processes.
+and every variant is batched (``.batch(B)``, or the pipeline's padded batch of fixed-shape tensors) and
+iterated to the end, so all produce the same batched tensors. The pipeline timings include starting the
+worker processes.
 
 Usage:
     python benchmarks/input_pipeline.py [--samples 10000] [--batch-size 32] [--processes 2] [--repeats 3]
@@ -38,7 +39,7 @@ from paiargparse import pai_dataclass
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from tfaip_core.data.pipeline import ProcessorPipeline
+from tfaip_core.data.params import DataBaseParams, DataPipelineParams, ProcessorPipelineParams
 from tfaip_core.data.processor import DataProcessorParams, MappingDataProcessor
 from tfaip_core.data.sample import PipelineMode, Sample
 
@@ -191,7 +192,7 @@ def run_variant(tf: Any, task: Task, variant: str, raws: list, batch_size: int) 
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     busy_before, own_before = machine_busy_seconds(), own_cpu_seconds()
     signature = tf.TensorSpec(shape=task.out_shape, dtype=task.out_dtype)
-    pipeline: ProcessorPipeline | None = None
+    pipeline: Any = None  # a DataPipeline in the pipeline variants
     start = time.perf_counter()
     if variant == "loop":
 
@@ -226,22 +227,39 @@ def run_variant(tf: Any, task: Task, variant: str, raws: list, batch_size: int) 
         dataset = dataset.map(mapped, num_parallel_calls=tf.data.AUTOTUNE)
     else:
         workers = int(variant.split("-")[1])
-        pipeline = ProcessorPipeline([task.params], PipelineMode.EVALUATION, num_processes=workers)
-
-        def generate_pipeline() -> Iterator[np.ndarray]:
-            samples = (Sample(inputs={task.raw_key: raw}, meta={"seed": i}) for i, raw in enumerate(raws))
-            for sample in pipeline.apply(samples):
-                yield sample.inputs["x"]
-
-        dataset = tf.data.Dataset.from_generator(generate_pipeline, output_signature=signature)
+        pipeline = data_pipeline(tf, task, raws, workers, batch_size)
+        dataset = pipeline.dataset()
     count = 0
-    for batch in dataset.batch(batch_size):
-        count += int(batch.shape[0])
+    for batch in dataset if pipeline is not None else dataset.batch(batch_size):
+        count += int((batch[0]["x"] if pipeline is not None else batch).shape[0])
     elapsed = time.perf_counter() - start
     if pipeline is not None:
         pipeline.close()  # joins the workers, so that their CPU time is counted as ours
     foreign = (machine_busy_seconds() - busy_before) - (own_cpu_seconds() - own_before)
     return Measurement(elapsed, count, max(0.0, foreign) / (elapsed * cores))
+
+
+def data_pipeline(tf: Any, task: Task, raws: list, workers: int, batch_size: int) -> Any:
+    """A `DataPipeline` over `raws` running `task`'s processor in `workers` processes (1: in-process)."""
+    from tfaip_core.data.data_base import DataBase
+    from tfaip_core.data.data_pipeline import DataPipeline
+    from tfaip_core.data.generator import ListDataGenerator
+
+    samples = [Sample(inputs={task.raw_key: raw}, meta={"seed": i}) for i, raw in enumerate(raws)]
+
+    class BenchmarkData(DataBase[DataBaseParams]):
+        def input_specs(self) -> dict:
+            return {"x": tf.TensorSpec(task.out_shape, task.out_dtype)}
+
+        def target_specs(self) -> dict:
+            return {}
+
+        def create_generator(self, mode: PipelineMode, pipeline: DataPipelineParams) -> ListDataGenerator:
+            return ListDataGenerator(mode, pipeline, samples)
+
+    data = BenchmarkData(DataBaseParams(pre_proc=ProcessorPipelineParams(processors=[task.params])))
+    params = DataPipelineParams(batch_size=batch_size, num_processes=workers, prefetch=0)
+    return DataPipeline(data, PipelineMode.EVALUATION, params, with_targets=False)
 
 
 def calibrate_rounds(target_ms: float) -> int:

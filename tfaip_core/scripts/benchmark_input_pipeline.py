@@ -177,22 +177,24 @@ def _benchmark(args: List[str]) -> int:
 
     with silenced_native_stderr():  # CUDA probing logs an error on machines without a GPU
         tf.config.list_physical_devices("GPU")
+    from tfaip_core.data.data_pipeline import DataPipeline
+
     data = scenario_cls(params.scenario).create_data()
-    if training:
-        dataset, num_samples = data.create_dataset(
-            PipelineMode.TRAINING, pipeline, repeat=True, seed=params.random_seed, preload=params.preload_data
+    mode = PipelineMode.TRAINING if training else PipelineMode.EVALUATION
+    with DataPipeline(
+        data, mode, pipeline, repeat=training, seed=params.random_seed, preload=params.preload_data
+    ) as data_pipeline:
+        dataset = data_pipeline.dataset()
+        if not training:
+            dataset = dataset.repeat()
+        logger("benchmark").info(
+            "Iterating the %s pipeline (%s samples a pass, batch size %d)%s",
+            "training" if training else "validation",
+            data_pipeline.num_samples if data_pipeline.num_samples is not None else "unknown",
+            pipeline.batch_size,
+            f" for {program.time_limit:g} s" if program.time_limit else "; stop with Ctrl-C",
         )
-    else:
-        dataset, num_samples = data.create_dataset(PipelineMode.EVALUATION, pipeline, preload=params.preload_data)
-        dataset = dataset.repeat()
-    logger("benchmark").info(
-        "Iterating the %s pipeline (%s samples a pass, batch size %d)%s",
-        "training" if training else "validation",
-        num_samples if num_samples is not None else "unknown",
-        pipeline.batch_size,
-        f" for {program.time_limit:g} s" if program.time_limit else "; stop with Ctrl-C",
-    )
-    print(_iterate(dataset, program.time_limit), flush=True)
+        print(_iterate(dataset, program.time_limit), flush=True)
     return 0
 
 
