@@ -34,8 +34,6 @@ class DataBase(abc.ABC, Generic[TDP]):
 
     def __init__(self, params: TDP):
         self.params = params
-        # per mode: whether the last dataset was built from in-memory tensors (its iterator can be checkpointed)
-        self.from_tensors: Dict[PipelineMode, bool] = {}
         self._post_pipeline: Optional[ProcessorPipeline] = None
 
     # --- what a scenario implements --------------------------------------------------------
@@ -94,15 +92,11 @@ class DataBase(abc.ABC, Generic[TDP]):
     def create_dataset(
         self, mode: PipelineMode, pipeline: DataPipelineParams, **kwargs: Any
     ) -> Tuple[tf.data.Dataset, Optional[int]]:
-        """Deprecated delegate, kept while callers move: `DataPipeline(self, mode, pipeline, **kwargs)`.
+        """Deprecated: the dataset and `num_samples` of `DataPipeline(self, mode, pipeline, **kwargs)`.
 
-        Returns its dataset and `num_samples`, and records its `from_tensors` in `self.from_tensors[mode]`.
-        Use `DataPipeline` (and close it) instead.
+        Kept only while callers move; it cannot close the pipeline's worker processes. Use `DataPipeline`.
         """
-        built = DataPipeline(self, mode, pipeline, **kwargs)
-        dataset = built.dataset()
-        self.from_tensors[mode] = built.from_tensors
-        return dataset, built.num_samples
+        return (built := DataPipeline(self, mode, pipeline, **kwargs)).dataset(), built.num_samples
 
 
 def _processor_pipeline(params: ProcessorPipelineParams, mode: PipelineMode, num_processes: int) -> ProcessorPipeline:
