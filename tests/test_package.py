@@ -1,4 +1,7 @@
-"""The package itself: cheap params imports, no logging side effects, the README commands match CI."""
+"""The package itself: cheap params imports, no logging side effects, the README commands match CI.
+
+The import test runs in a fresh interpreter (marked `e2e`): what a new process imports is the point.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +9,12 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import REPO
 
 
+@pytest.mark.e2e
 def test_params_import_without_tensorflow_and_without_logging_setup() -> None:
     code = (
         "import logging, sys\n"

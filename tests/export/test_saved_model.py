@@ -1,4 +1,8 @@
-"""Exports stand alone: plain `tf.saved_model.load` in a process that never imports tfaip_core."""
+"""Exports stand alone: plain `tf.saved_model.load` in a process that never imports tfaip_core.
+
+The model is trained in this process; the loader runs in a subprocess of its own (marked `e2e`): a process that
+has never imported tfaip_core or the scenario is the point of the test.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ import textwrap
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from scenarios.tutorial.scenario import TutorialScenario
 
@@ -31,6 +36,7 @@ LOADER = textwrap.dedent(
 )
 
 
+@pytest.mark.e2e
 def test_export_matches_in_memory_model_without_tfaip(tmp_path: Path) -> None:
     params = TutorialScenario.default_trainer_params()
     params.output_dir = str(tmp_path / "run")

@@ -1,4 +1,4 @@
-"""List-file scenarios: reading lists, missing files, mixing ratios, `--lav.lists`, and a CLI training run."""
+"""List-file scenarios: reading lists, missing files, mixing ratios, `--lav.lists`, and CLI runs (in-process)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ from typing import List, Sequence
 import numpy as np
 import pytest
 
-from tests.conftest import run
+from tests.conftest import cli
 from tests.scenario.listfile_scenario.data import write_sample
 from tests.scenario.listfile_scenario.scenario import ToyListFileScenario
+from tfaip_core.data.data_pipeline import DataPipeline
 from tfaip_core.data.sample import PipelineMode
 from tfaip_core.errors import ConfigError, DataError
 from tfaip_core.scenario.list_file import (
@@ -174,12 +175,13 @@ def test_mixed_training_data_streams_instead_of_preloading(tmp_path: Path) -> No
     data = ToyListFileScenario(params.scenario).create_data()
     mix = pipeline(train, val, ratios=[1, 1])
     mix.batch_size = 5
-    dataset, num_samples = data.create_dataset(PipelineMode.TRAINING, mix, repeat=True, seed=1, preload=True)
-    assert num_samples is None
-    inputs, targets = next(iter(dataset))
+    with DataPipeline(data, PipelineMode.TRAINING, mix, repeat=True, seed=1, preload=True) as training:
+        inputs, targets = next(iter(training.dataset()))
+        assert training.num_samples is None
     assert inputs["x"].shape == (5, 4) and targets["label"].shape == (5,)
-    dataset, num_samples = data.create_dataset(PipelineMode.EVALUATION, pipeline(val), preload=True)
-    assert num_samples == 8
+    with DataPipeline(data, PipelineMode.EVALUATION, pipeline(val), preload=True) as validation:
+        validation.dataset()
+        assert validation.num_samples == 8
 
 
 # ------------------------------------------------------------------ flags
@@ -229,7 +231,7 @@ def error_lines(stderr: str) -> List[str]:
 def test_cli_training_run_end_to_end(tmp_path: Path) -> None:
     train, val = toy_lists(tmp_path)
     out = tmp_path / "run"
-    result = run(
+    result = cli(
         "tfaip-train",
         SCENARIO,
         "--train.lists",
@@ -253,7 +255,7 @@ def test_cli_training_run_end_to_end(tmp_path: Path) -> None:
 
 def test_cli_missing_list_file_is_one_line(tmp_path: Path) -> None:
     _, val = toy_lists(tmp_path, n_train=2, n_val=2)
-    result = run(
+    result = cli(
         "tfaip-train",
         SCENARIO,
         "--train.lists",
@@ -272,7 +274,7 @@ def test_cli_missing_list_file_is_one_line(tmp_path: Path) -> None:
 def test_cli_missing_listed_file_names_list_and_line(tmp_path: Path) -> None:
     train, _ = toy_lists(tmp_path, n_train=2, n_val=2)
     val = write_list(tmp_path / "val.lst", ["# validation", "data/s2.txt", "data/gone.txt"])
-    result = run(
+    result = cli(
         "tfaip-train",
         SCENARIO,
         "--train.lists",

@@ -1,4 +1,8 @@
-"""tfaip-benchmark-input-pipeline: progress lines, the summary, --mode val, bad flags and Ctrl-C."""
+"""tfaip-benchmark-input-pipeline: progress lines, the summary, --mode val, bad flags and Ctrl-C.
+
+The program runs in-process (`cli`). Subprocess tests, marked `e2e`: Ctrl-C (a real SIGINT to a running
+process) and running the script as a plain file (the IDE path).
+"""
 
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ from typing import Dict, List
 
 import pytest
 
-from tests.conftest import REPO, run, script
+from tests.conftest import REPO, cli, script
 from tfaip_core.errors import ConfigError
 from tfaip_core.scripts.benchmark_input_pipeline import Meter, StopFlag, pop_program_flags
 
@@ -48,7 +52,7 @@ def parse_output(stdout: str) -> tuple[List[Dict[str, float]], Dict[str, float],
 
 @pytest.mark.parametrize("mode, batch_size", [("train", 32), ("val", 128)])
 def test_time_limit_prints_progress_and_summary(mode: str, batch_size: int) -> None:
-    result = run(PROG, "scenarios.tutorial", "--time_limit", "1.5", "--mode", mode)
+    result = cli(PROG, "scenarios.tutorial", "--time_limit", "1.5", "--mode", mode)
     assert result.returncode == 0, result.stderr
     progress, summary, reason = parse_output(result.stdout)
     assert len(progress) >= 1
@@ -61,13 +65,14 @@ def test_time_limit_prints_progress_and_summary(mode: str, batch_size: int) -> N
 
 
 def test_bad_flag_is_one_line_exit_2() -> None:
-    result = run(PROG, "scenarios.tutorial", "--train.batch_sise", "8", "--time_limit", "1")
+    result = cli(PROG, "scenarios.tutorial", "--train.batch_sise", "8", "--time_limit", "1")
     assert result.returncode == 2
     assert result.stdout == ""
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"{PROG}: error: unknown flag --train.batch_sise"), lines
 
 
+@pytest.mark.e2e
 @pytest.mark.timeout(120)
 def test_sigint_prints_summary_and_exits_0() -> None:
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=str(REPO))
@@ -136,6 +141,7 @@ def test_first_ctrl_c_asks_to_stop_the_second_interrupts() -> None:
     assert signal.getsignal(signal.SIGINT) is not stop
 
 
+@pytest.mark.e2e
 def test_runs_as_a_plain_file(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, str(REPO / "tfaip_core" / "scripts" / "benchmark_input_pipeline.py"), "--help"],

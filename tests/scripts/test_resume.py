@@ -1,4 +1,9 @@
-"""Resume and reproducibility through the CLI: SIGKILL at random moments, extending, params files, refusals, NaN."""
+"""Resume and reproducibility through the CLI: SIGKILL at random moments, extending, params files, refusals, NaN.
+
+The programs run in-process (`cli`, `train_in_process`), several runs in one process, which also shows that a
+run's result does not depend on what ran before it in the process. Subprocess test, marked `e2e`: SIGKILL at
+random moments and resume (killing the process is the point).
+"""
 
 from __future__ import annotations
 
@@ -15,7 +20,7 @@ from typing import Dict, List
 import numpy as np
 import pytest
 
-from tests.conftest import REPO, read_metrics, run, script, train
+from tests.conftest import REPO, cli, read_metrics, run, script, train, train_in_process
 from tfaip_core.trainer.checkpoint import read_model_variables
 
 SEEDED = ["--trainer.random_seed", "11", "--trainer.samples_per_epoch", "480", "--trainer.progress_bar", "false"]
@@ -27,12 +32,11 @@ def newest_weights(output_dir: Path) -> Dict[str, np.ndarray]:
 
 
 def assert_same_weights(a: Path, b: Path) -> None:
+    """The newest checkpoints of the runs `a` and `b` hold bit-identical weights."""
     wa, wb = newest_weights(a), newest_weights(b)
     assert sorted(wa) == sorted(wb)
     for key in wa:
-        np.testing.assert_allclose(
-            wa[key].astype(np.float64), wb[key].astype(np.float64), atol=1e-6, rtol=0, err_msg=key
-        )
+        assert wa[key].dtype == wb[key].dtype and np.array_equal(wa[key], wb[key]), key
 
 
 def epochs_logged(output_dir: Path) -> int:
@@ -45,6 +49,7 @@ def start(args: List[str]) -> subprocess.Popen:
     return subprocess.Popen(args, cwd=str(REPO), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
+@pytest.mark.e2e
 @pytest.mark.timeout(600)
 def test_sigkill_at_random_moments_then_resume_gives_the_uninterrupted_weights(tmp_path: Path) -> None:
     flags = SEEDED + ["--trainer.epochs", "6", "--trainer.checkpoint_every_n_steps", "4"]
@@ -78,9 +83,9 @@ def test_sigkill_at_random_moments_then_resume_gives_the_uninterrupted_weights(t
 
 def test_resume_extends_a_finished_run_like_a_longer_run(tmp_path: Path) -> None:
     longer, extended = tmp_path / "longer", tmp_path / "extended"
-    train(longer, *SEEDED, "--trainer.epochs", "4")
-    train(extended, *SEEDED, "--trainer.epochs", "2")
-    result = run("tfaip-resume-training", str(extended), "--trainer.epochs", "4")
+    train_in_process(longer, *SEEDED, "--trainer.epochs", "4")
+    train_in_process(extended, *SEEDED, "--trainer.epochs", "2")
+    result = cli("tfaip-resume-training", str(extended), "--trainer.epochs", "4")
     assert result.returncode == 0, result.stderr
     assert_same_weights(longer, extended)
     assert [r["epoch"] for r in read_metrics(extended)] == [1, 2, 3, 4]
@@ -96,33 +101,33 @@ def test_resume_extends_a_finished_run_like_a_longer_run(tmp_path: Path) -> None
 
 def test_resume_refuses_changes_that_do_not_fit_the_checkpoint(tmp_path: Path) -> None:
     out = tmp_path / "run"
-    train(out, *SEEDED, "--trainer.epochs", "1")
+    train_in_process(out, *SEEDED, "--trainer.epochs", "1")
     before = (out / "trainer_params.json").read_bytes()
     for flags, culprit in [
         (["--model.graph", "CNN"], "scenario.model.graph"),
         (["--optimizer", "SGD"], "optimizer.__cls__"),
         (["--trainer.no_train_scope", ".*dense_0.*"], "no_train_scope"),
     ]:
-        result = run("tfaip-resume-training", str(out), *flags)
+        result = cli("tfaip-resume-training", str(out), *flags)
         assert result.returncode == 2, result.stderr
         line = result.stderr.strip().splitlines()[-1]
         assert "cannot change when resuming" in line and culprit in line
     assert (out / "trainer_params.json").read_bytes() == before
-    result = run("tfaip-resume-training", str(tmp_path / "nothing"))
+    result = cli("tfaip-resume-training", str(tmp_path / "nothing"))
     assert result.returncode == 2 and "is not a run directory" in result.stderr
 
 
 def test_train_refuses_to_clobber_a_run_unless_overwrite(tmp_path: Path) -> None:
     out = tmp_path / "run"
-    train(out, *SEEDED, "--trainer.epochs", "1")
+    train_in_process(out, *SEEDED, "--trainer.epochs", "1")
     before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
-    result = run("tfaip-train", "scenarios.tutorial", "--trainer.output_dir", str(out), *SEEDED)
+    result = cli("tfaip-train", "scenarios.tutorial", "--trainer.output_dir", str(out), *SEEDED)
     assert result.returncode == 2
     line = result.stderr.strip().splitlines()[-1]
     assert "already holds a run" in line and "tfaip-resume-training" in line
     assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before  # nothing touched
     (out / "notes.txt").write_text("mine")
-    train(out, *SEEDED, "--trainer.epochs", "2", "--trainer.overwrite", "true")
+    train_in_process(out, *SEEDED, "--trainer.epochs", "2", "--trainer.overwrite", "true")
     assert [r["epoch"] for r in read_metrics(out)] == [1, 2]
     assert (out / "notes.txt").read_text() == "mine"  # only the run's own files are replaced
 
@@ -144,21 +149,21 @@ def test_print_params_and_train_from_params_round_trip(tmp_path: Path) -> None:
         "--learning_rate.lr",
         "0.02",
     ]
-    printed = run("tfaip-train", "scenarios.tutorial", *flags, "--print_params")
+    printed = cli("tfaip-train", "scenarios.tutorial", *flags, "--print_params")
     assert printed.returncode == 0, printed.stderr
     params_file = tmp_path / "params.json"
     params_file.write_text(printed.stdout)
     assert not any(tmp_path.glob("run*"))  # printing trains nothing
     direct, from_file = tmp_path / "run_direct", tmp_path / "run_from_file"
-    train(direct, *flags)
-    result = run("tfaip-train-from-params", str(params_file), "--trainer.output_dir", str(from_file))
+    train_in_process(direct, *flags)
+    result = cli("tfaip-train-from-params", str(params_file), "--trainer.output_dir", str(from_file))
     assert result.returncode == 0, result.stderr
     assert_same_weights(direct, from_file)
     a, b = (json.loads((d / "trainer_params.json").read_text()) for d in (direct, from_file))
     a.pop("output_dir"), b.pop("output_dir")
     assert a == b
     # flags override single fields of the file and keep the others
-    again = run(
+    again = cli(
         "tfaip-train-from-params", str(direct / "trainer_params.json"), "--trainer.epochs", "5", "--print_params"
     )
     resolved = json.loads(again.stdout)
@@ -168,11 +173,11 @@ def test_print_params_and_train_from_params_round_trip(tmp_path: Path) -> None:
 
 def test_a_corrupt_newest_checkpoint_is_reported_and_resume_falls_back(tmp_path: Path) -> None:
     out = tmp_path / "run"
-    train(out, *SEEDED, "--trainer.epochs", "2")
+    train_in_process(out, *SEEDED, "--trainer.epochs", "2")
     newest = sorted((out / "checkpoint").iterdir())[-1]
     data = next(newest.glob("variables.data-*"))
     data.write_bytes(data.read_bytes()[: data.stat().st_size // 3])  # truncated, as by a full disk
-    result = run("tfaip-resume-training", str(out), "--trainer.epochs", "3")
+    result = cli("tfaip-resume-training", str(out), "--trainer.epochs", "3")
     assert result.returncode == 0, result.stderr
     assert f"Checkpoint {newest} is corrupt or incomplete" in result.stderr
     assert "Restored checkpoint" in result.stderr and "ckpt-0000000015" in result.stderr
@@ -181,22 +186,24 @@ def test_a_corrupt_newest_checkpoint_is_reported_and_resume_falls_back(tmp_path:
 
 def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path: Path) -> None:
     out = tmp_path / "run"
-    train(out, *SEEDED, "--trainer.epochs", "1")
+    train_in_process(out, *SEEDED, "--trainer.epochs", "1")
     good = sorted(p.name for p in (out / "checkpoint").iterdir())
-    result = run("tfaip-resume-training", str(out), "--trainer.epochs", "3", "--learning_rate.lr", "1e30")
+    export = {p: p.read_bytes() for p in (out / "export").rglob("*") if p.is_file()}
+    assert export  # the first run exported its model
+    result = cli("tfaip-resume-training", str(out), "--trainer.epochs", "3", "--learning_rate.lr", "1e30")
     assert result.returncode == 1
     line = result.stderr.strip().splitlines()[-1]
     assert "Non-finite loss at epoch 2, step" in line and "ckpt-0000000015" in line and "Traceback" not in result.stderr
     assert sorted(p.name for p in (out / "checkpoint").iterdir()) == good
-    assert not (out / "export").exists() or (out / "export" / "saved_model.pb").exists()
-    result = run("tfaip-resume-training", str(out), "--trainer.epochs", "2", "--learning_rate.lr", "0.001")
+    assert {p: p.read_bytes() for p in (out / "export").rglob("*") if p.is_file()} == export  # the good export stays
+    result = cli("tfaip-resume-training", str(out), "--trainer.epochs", "2", "--learning_rate.lr", "0.001")
     assert result.returncode == 0, result.stderr
     assert [r["epoch"] for r in read_metrics(out)] == [1, 2]
 
 
 def test_checkpoint_cadence_keep_max_and_max_steps(tmp_path: Path) -> None:
     out = tmp_path / "steps"
-    train(
+    train_in_process(
         out,
         *SEEDED,
         "--trainer.checkpoint_every_n_steps",
@@ -215,7 +222,7 @@ def test_checkpoint_cadence_keep_max_and_max_steps(tmp_path: Path) -> None:
     state = json.loads((out / "checkpoint" / "ckpt-0000000035" / "state.json").read_text())
     assert state["epoch"] == 2 and state["step_in_epoch"] == 5  # a mid-epoch checkpoint
 
-    result = run(
+    result = cli(
         "tfaip-train",
         "scenarios.tutorial",
         "--trainer.output_dir",
@@ -229,5 +236,5 @@ def test_checkpoint_cadence_keep_max_and_max_steps(tmp_path: Path) -> None:
     assert "--trainer.checkpoint_every_n_steps and --trainer.checkpoint_every_secs conflict" in result.stderr
 
     out = tmp_path / "secs"
-    train(out, *SEEDED, "--trainer.epochs", "2", "--trainer.checkpoint_every_secs", "3600")
+    train_in_process(out, *SEEDED, "--trainer.epochs", "2", "--trainer.checkpoint_every_secs", "3600")
     assert sorted(p.name for p in (out / "checkpoint").iterdir()) == ["ckpt-0000000030"]  # only the final one

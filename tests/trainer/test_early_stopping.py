@@ -1,4 +1,4 @@
-"""Early stopping: the pure decision on scripted values, the checkpoint state, and the real CLI."""
+"""Early stopping: the pure decision on scripted values, the checkpoint state, and the real CLI (in-process)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import pytest
 
-from tests.conftest import read_metrics, run, train
+from tests.conftest import cli, read_metrics, train_in_process
 from tfaip_core.trainer.callbacks.early_stopping import EarlyStoppingCallback, EarlyStoppingState, decide
 from tfaip_core.trainer.early_stopping_params import EarlyStoppingParams
 from tfaip_core.trainer.monitor import Monitor
@@ -222,7 +222,9 @@ FAST = ["--trainer.samples_per_epoch", "256", "--trainer.export_best", "false", 
 
 def test_cli_upper_threshold_stops_at_first_epoch_reaching_it(tmp_path: Path) -> None:
     out = tmp_path / "upper"
-    train(out, "--trainer.epochs", "30", "--early_stopping.upper_threshold", "0.9", "--trainer.random_seed", "1", *FAST)
+    train_in_process(
+        out, "--trainer.epochs", "30", "--early_stopping.upper_threshold", "0.9", "--trainer.random_seed", "1", *FAST
+    )
     records = read_metrics(out)
     reached = [r["epoch"] for r in records if r["val_accuracy"] >= 0.9]
     assert reached, records[-1]
@@ -237,7 +239,9 @@ def test_cli_upper_threshold_stops_at_first_epoch_reaching_it(tmp_path: Path) ->
 def test_cli_n_to_go_stops_without_improvement(tmp_path: Path) -> None:
     out = tmp_path / "n_to_go"
     # lr must be > 0; 1e-12 leaves the weights (and so val_accuracy) unchanged.
-    train(out, "--trainer.epochs", "10", "--early_stopping.n_to_go", "1", "--learning_rate.lr", "1e-12", *FAST)
+    train_in_process(
+        out, "--trainer.epochs", "10", "--early_stopping.n_to_go", "1", "--learning_rate.lr", "1e-12", *FAST
+    )
     records = read_metrics(out)
     assert [r["epoch"] for r in records] == [1, 2]
     assert records[0]["val_accuracy"] == records[1]["val_accuracy"]
@@ -247,7 +251,7 @@ def test_cli_n_to_go_stops_without_improvement(tmp_path: Path) -> None:
 
 def test_cli_rejects_n_to_go_zero(tmp_path: Path) -> None:
     out = tmp_path / "bad"
-    result = run("tfaip-train", "scenarios.tutorial", "--trainer.output_dir", str(out), "--early_stopping.n_to_go", "0")
+    result = cli("tfaip-train", "scenarios.tutorial", "--trainer.output_dir", str(out), "--early_stopping.n_to_go", "0")
     assert result.returncode == 2, result.stderr
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, result.stderr

@@ -1,4 +1,5 @@
-"""Training features through the real CLI: accumulation, no-train scope, optimizers, schedules, clipping, decay."""
+"""Training features through the real CLI (in-process): accumulation, no-train scope, optimizers, schedules, clipping,
+weight decay."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Dict
 import numpy as np
 import pytest
 
-from tests.conftest import read_metrics, run, train
+from tests.conftest import cli, read_metrics, train_in_process
 from tfaip_core.trainer.checkpoint import read_model_variables
 
 # deterministic data order and no dropout, so that runs can be compared weight for weight
@@ -38,8 +39,8 @@ def test_accumulating_n_batches_equals_one_batch_of_n_times_b(tmp_path: Path, em
         "0.05",
         *ema,
     ]
-    train(tmp_path / "accum", *common, "--train.batch_size", "8", "--trainer.train_accum_steps", "4")
-    train(tmp_path / "big", *common, "--train.batch_size", "32")
+    train_in_process(tmp_path / "accum", *common, "--train.batch_size", "8", "--trainer.train_accum_steps", "4")
+    train_in_process(tmp_path / "big", *common, "--train.batch_size", "32")
     accumulated, big = final_weights(tmp_path / "accum"), final_weights(tmp_path / "big")
     assert read_metrics(tmp_path / "accum")[-1]["step"] == read_metrics(tmp_path / "big")[-1]["step"] == 8
     for key in big:
@@ -52,7 +53,7 @@ def test_accumulating_n_batches_equals_one_batch_of_n_times_b(tmp_path: Path, em
 
 def test_no_train_scope_keeps_frozen_weights_bit_identical(tmp_path: Path) -> None:
     frozen, initial = tmp_path / "frozen", tmp_path / "initial"
-    train(
+    train_in_process(
         frozen,
         "--trainer.no_train_scope",
         ".*dense_.*",
@@ -65,7 +66,7 @@ def test_no_train_scope_keeps_frozen_weights_bit_identical(tmp_path: Path) -> No
     )
     # the same seed, nothing frozen, and learning rate 0: every weight keeps its
     # initial value, which gives the initial weights independently of the freezing code
-    train(
+    train_in_process(
         initial,
         "--learning_rate.lr",
         "0",
@@ -84,7 +85,7 @@ def test_no_train_scope_keeps_frozen_weights_bit_identical(tmp_path: Path) -> No
         if "dense_" in key:
             assert np.array_equal(trained[key], untouched[key]), key
     assert not np.array_equal(trained["model/graph/logits/kernel"], untouched["model/graph/logits/kernel"])
-    result = run(
+    result = cli(
         "tfaip-train",
         "scenarios.tutorial",
         "--trainer.output_dir",
@@ -96,7 +97,7 @@ def test_no_train_scope_keeps_frozen_weights_bit_identical(tmp_path: Path) -> No
 
 
 def test_no_train_scope_that_matches_nothing_lists_the_layers(tmp_path: Path) -> None:
-    result = run(
+    result = cli(
         "tfaip-train",
         "scenarios.tutorial",
         "--trainer.output_dir",
@@ -124,7 +125,7 @@ OPTIMIZER_FLAGS = {
 @pytest.mark.parametrize("name", sorted(OPTIMIZER_FLAGS))
 def test_every_optimizer_trains_from_the_cli(tmp_path: Path, name: str) -> None:
     out = tmp_path / name
-    train(
+    train_in_process(
         out,
         "--optimizer",
         name,
@@ -145,11 +146,12 @@ def test_every_optimizer_trains_from_the_cli(tmp_path: Path, name: str) -> None:
         field = flag.split(".", 1)[1]
         assert str(stored[field]).lower() == value.lower() or float(stored[field]) == float(value), field
     metrics = read_metrics(out)
-    assert metrics[-1]["loss"] < metrics[0]["loss"] or metrics[-1]["val_accuracy"] > 0.3  # it learns
+    # it learns: both the training loss and the validation accuracy improve (seeded: the same numbers every run)
+    assert metrics[-1]["loss"] < metrics[0]["loss"] and metrics[-1]["val_accuracy"] > metrics[0]["val_accuracy"]
 
 
 def test_two_clip_fields_are_refused(tmp_path: Path) -> None:
-    result = run(
+    result = cli(
         "tfaip-train",
         "scenarios.tutorial",
         "--trainer.output_dir",
@@ -165,7 +167,7 @@ def test_two_clip_fields_are_refused(tmp_path: Path) -> None:
 
 def test_logged_learning_rate_follows_the_schedule(tmp_path: Path) -> None:
     out = tmp_path / "exp"
-    train(
+    train_in_process(
         out,
         "--learning_rate",
         "ExponentialDecay",
@@ -184,7 +186,7 @@ def test_logged_learning_rate_follows_the_schedule(tmp_path: Path) -> None:
     np.testing.assert_allclose(lrs, [0.01 * 0.5**1, 0.01 * 0.5**2, 0.01 * 0.5**3], rtol=1e-6)
 
     out = tmp_path / "cos"
-    train(
+    train_in_process(
         out,
         "--learning_rate",
         "WarmupCosineDecay",

@@ -10,7 +10,7 @@ import contextlib
 import logging
 import os
 import sys
-from typing import Iterator, Optional
+from typing import Iterator, Optional, TextIO
 
 LOGGER_NAME = "tfaip_core"
 _FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
@@ -28,6 +28,26 @@ def log_level() -> int:
     return level if isinstance(level, int) else logging.INFO
 
 
+class CurrentStderrHandler(logging.StreamHandler):
+    """A console handler that writes to whatever `sys.stderr` is when a record is emitted.
+
+    A plain `StreamHandler(sys.stderr)` keeps the stream object of the moment it was created, so a
+    program run again in the same process (tests, notebooks, an embedding application) with stderr
+    redirected would still print to the old stream.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+
+    @property  # type: ignore[override]
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: TextIO) -> None:
+        pass  # always the current sys.stderr
+
+
 def setup_logging(log_file: Optional[str] = None) -> None:
     """Print the `tfaip_core` logger to stderr and, if given, append it to `log_file`.
 
@@ -37,10 +57,9 @@ def setup_logging(log_file: Optional[str] = None) -> None:
     root.setLevel(log_level())
     root.propagate = False
     formatter = logging.Formatter(_FORMAT)
-    if not any(getattr(h, "_tfaip_console", False) for h in root.handlers):
-        console = logging.StreamHandler(sys.stderr)
+    if not any(isinstance(h, CurrentStderrHandler) for h in root.handlers):
+        console = CurrentStderrHandler()
         console.setFormatter(formatter)
-        console._tfaip_console = True  # type: ignore[attr-defined]
         root.addHandler(console)
     if log_file:
         path = os.path.abspath(log_file)
