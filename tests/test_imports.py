@@ -302,29 +302,6 @@ def test_every_part_of_the_package_has_a_layer() -> None:
     assert parts <= set(LAYERS), sorted(parts - set(LAYERS))
 
 
-# Edges the lead is removing (see the validation report): the first test fails on any other violation at once,
-# the second flips (strict xfail) when these are gone: then empty this set and drop the mark.
-KNOWN_VIOLATIONS = {
-    # removed by the move of ModelVariables to model/variables.py (helper "checkpoints")
-    "tfaip_core.export.saved_model -> tfaip_core.trainer.checkpoint: export works on exported models and never "
-    "imports trainer",
-    "tfaip_core.trainer.optimizer_params -> keras: params modules never import TensorFlow/Keras (they are read to "
-    "parse flags and run directories)",
-    "tfaip_core.trainer.run -> tfaip_core.scenario.scenario_base: trainer (layer 2) must not import scenario (layer 3)",
-}
-
-
 def test_the_package_imports_flow_one_way() -> None:
-    problems = [p for p in import_violations(import_graph(), params_modules()) if p not in KNOWN_VIOLATIONS]
+    problems = import_violations(import_graph(), params_modules())
     assert not problems, "\n".join(problems)
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="known violations: export/saved_model imports trainer.checkpoint (until ModelVariables moves to "
-    "model/variables.py); optimizer_params builds Keras optimizers itself (move the keras code into a "
-    "trainer/optimizers.py as schedule_params does with trainer/schedules.py); trainer/run.py imports ScenarioBase "
-    "at run time (move it under `if TYPE_CHECKING:`)",
-)
-def test_no_known_violations_are_left() -> None:
-    assert import_violations(import_graph(), params_modules()) == []

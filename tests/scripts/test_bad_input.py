@@ -79,11 +79,6 @@ def test_an_out_of_range_flag_is_one_line_naming_it(
     assert fix in lines[0], lines
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="device/strategy.py must call DeviceParams.check_gpus(len(gpus)) (lead); until then --device.gpus 3 "
-    "silently trains on the CPU",
-)
 def test_a_gpu_index_the_machine_does_not_have_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     # found when the strategy is created, after the run started (its log lines come first); on a machine without GPUs
     lines = run_train(tmp_path, capsys, ["--device.gpus", "3", "--trainer.epochs", "1", "--train.limit", "32"])

@@ -15,8 +15,9 @@ def create_strategy(params: DeviceParams) -> tf.distribute.Strategy:
     params.validate()
     with silenced_native_stderr():  # CUDA probing logs an error on machines without a GPU
         gpus = tf.config.list_physical_devices("GPU")
-    if gpus and params.gpus:
-        selected = [gpus[i] for i in params.gpus if i < len(gpus)]
+    params.check_gpus(len(gpus))
+    if params.gpus:
+        selected = [gpus[i] for i in params.gpus]
         tf.config.set_visible_devices(selected, "GPU")
         gpus = selected
     for gpu in gpus:
@@ -38,16 +39,3 @@ def create_strategy(params: DeviceParams) -> tf.distribute.Strategy:
         strategy.num_replicas_in_sync,
     )
     return strategy
-
-
-def is_chief(strategy: tf.distribute.Strategy) -> bool:
-    """Whether this worker writes files (always true except for non-chief multi-worker replicas)."""
-    resolver = getattr(strategy, "cluster_resolver", None)
-    if resolver is None or not getattr(resolver, "cluster_spec", None):
-        return True
-    task_type, task_id = resolver.task_type, resolver.task_id
-    if task_type is None or not resolver.cluster_spec().as_dict():
-        return True
-    return task_type == "chief" or (
-        task_type == "worker" and task_id == 0 and "chief" not in resolver.cluster_spec().as_dict()
-    )

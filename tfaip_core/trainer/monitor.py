@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Mapping, Optional
+from typing import Any, Dict, Mapping, Optional
 
 from tfaip_core.errors import ConfigError
 
@@ -42,3 +42,39 @@ class Monitor:
         """The monitored value in `logs`, or None when this epoch has none (e.g. no validation)."""
         value = logs.get(self.name)
         return None if value is None else float(value)
+
+
+class BestValue:
+    """The best value of a `Monitor` so far and its epoch; stateful (its state goes into every checkpoint).
+
+    The loop updates it right after validation, before any callback, so that `best_<name>` is in
+    the logs every callback sees (metrics.jsonl, TensorBoard) and `improved` tells the best-model
+    export whether this epoch is the new best.
+    """
+
+    def __init__(self, monitor: Monitor):
+        self.monitor = monitor
+        self.value: Optional[float] = None
+        self.epoch: Optional[int] = None
+        self.improved = False
+
+    @property
+    def key(self) -> str:
+        """The log key of the best value: `best_<monitor name>`."""
+        return f"best_{self.monitor.name}"
+
+    def update(self, epoch: int, logs: Mapping[str, float]) -> bool:
+        """Take epoch `epoch`'s (1-based) logs; return whether its value is the new best."""
+        current = self.monitor.value(logs)
+        self.improved = current is not None and self.monitor.is_improvement(current, self.value)
+        if self.improved:
+            self.value, self.epoch = current, epoch
+        return self.improved
+
+    def get_state(self) -> Dict[str, Any]:
+        return {"value": self.value, "epoch": self.epoch}
+
+    def set_state(self, state: Mapping[str, Any]) -> None:
+        value, epoch = state.get("value"), state.get("epoch")
+        self.value = None if value is None else float(value)
+        self.epoch = None if epoch is None else int(epoch)

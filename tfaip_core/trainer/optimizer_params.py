@@ -17,7 +17,7 @@ lr(0) for other keras schedules. It is implemented with keras' own mechanism: ke
 `w -= keras_weight_decay * lr(step) * w` before the update, and we pass keras_weight_decay =
 weight_decay / base_lr. Every trainable variable is decayed (biases and norms included).
 
-TensorFlow and keras are imported only inside `create()`, so this module is cheap to import.
+Keras is used only by `create()` through `tfaip_core.trainer.optimizers`, so this module is cheap to import.
 """
 
 import math
@@ -61,18 +61,6 @@ def _check_betas_and_epsilon(params: Any, epsilon_hint: str) -> None:
     _check_unit_interval("beta_1", params.beta_1, "0.9")
     _check_unit_interval("beta_2", params.beta_2, "0.999")
     _check_positive("epsilon", params.epsilon, epsilon_hint)
-
-
-def _base_learning_rate(learning_rate: Union[float, "LearningRateSchedule"]) -> float:
-    """The learning rate decoupled weight decay is normalised by (see the module docstring)."""
-    if isinstance(learning_rate, float):
-        return learning_rate
-    base = getattr(learning_rate, "base_lr", None)
-    if base is not None:
-        return float(base)
-    from keras import ops
-
-    return float(ops.convert_to_numpy(learning_rate(0)))
 
 
 @pai_dataclass
@@ -138,35 +126,9 @@ class OptimizerParams:
 
         Raises ConfigError for invalid fields, TypeError for a learning rate of the wrong type.
         """
-        import keras
+        from tfaip_core.trainer.optimizers import build_optimizer  # Keras stays out of the params tree
 
-        self.validate()
-        if isinstance(learning_rate, (int, float)) and not isinstance(learning_rate, bool):
-            learning_rate = float(learning_rate)
-        elif not isinstance(learning_rate, keras.optimizers.schedules.LearningRateSchedule):
-            raise TypeError(
-                f"learning_rate must be a float or a keras LearningRateSchedule; got {type(learning_rate).__name__}."
-            )
-        common: dict[str, Any] = {
-            "clipvalue": self.clip_value,
-            "clipnorm": self.clip_norm,
-            "global_clipnorm": self.clip_global_norm,
-            "weight_decay": self._keras_weight_decay(learning_rate),
-        }
-        return self._create(keras, learning_rate, common)
-
-    def _keras_weight_decay(self, learning_rate: Union[float, "LearningRateSchedule"]) -> float | None:
-        """Keras' weight_decay (multiplied by lr(step) in keras) that realises our convention; None if off."""
-        if self.weight_decay == 0:
-            return None
-        base_lr = _base_learning_rate(learning_rate)
-        if not base_lr > 0:
-            raise ConfigError(
-                f"`{_PREFIX}.weight_decay` needs a positive base learning rate to follow the schedule; got "
-                f"weight_decay={self.weight_decay} with base learning rate {base_lr}. "
-                f"Fix: pass a positive --learning_rate.lr or {_PREFIX}.weight_decay 0."
-            )
-        return self.weight_decay / base_lr
+        return build_optimizer(self, learning_rate)
 
     def _create(
         self, keras: ModuleType, learning_rate: Union[float, "LearningRateSchedule"], common: dict[str, Any]

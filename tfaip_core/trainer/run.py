@@ -9,14 +9,16 @@ from __future__ import annotations
 import logging
 import os
 import re
-from typing import Optional, Type
+from typing import TYPE_CHECKING, Optional, Type
 
 from tfaip_core.device.cluster import is_chief
 from tfaip_core.errors import ConfigError
-from tfaip_core.scenario.scenario_base import ScenarioBase
 from tfaip_core.trainer.params import TrainerParams
 from tfaip_core.util.logging import logger, setup_logging
 from tfaip_core.util.run_dir import CHECKPOINT_DIR, RunDirectory
+
+if TYPE_CHECKING:
+    from tfaip_core.scenario.scenario_base import ScenarioBase
 
 log = logger("trainer")
 _CHECKPOINT_NAME = re.compile(r"^ckpt-\d+$")

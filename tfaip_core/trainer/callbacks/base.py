@@ -14,9 +14,10 @@ class Callback:
     """Something that happens at fixed points of training.
 
     Hooks are those of Keras (`on_train_begin`, `on_epoch_begin`, `on_train_batch_end`,
-    `on_epoch_end`, `on_train_end`). A stateful callback returns its state from `get_state`
-    (JSON-serialisable) and takes it back in `set_state`; the state goes into every checkpoint
-    so that a resumed run continues where it stopped.
+    `on_epoch_end`, `on_train_end`), plus `close`, which runs at the end of `fit` even after an
+    error. A stateful callback returns its state from `get_state` (JSON-serialisable) and takes it
+    back in `set_state`; the state goes into every checkpoint so that a resumed run continues where
+    it stopped.
     """
 
     trainer: Trainer
@@ -38,6 +39,9 @@ class Callback:
 
     def on_train_end(self, logs: Optional[Logs] = None) -> None:
         pass
+
+    def close(self) -> None:
+        """Release what the callback opened (files, writers). Called once at the end, also after an error."""
 
     def get_state(self) -> Dict[str, Any]:
         return {}
@@ -75,6 +79,17 @@ class CallbackList(Callback):
     def on_train_end(self, logs: Optional[Logs] = None) -> None:
         for c in self.callbacks:
             c.on_train_end(logs)
+
+    def close(self) -> None:
+        """Close every callback, even when one of them fails (the first error is raised after all ran)."""
+        error: Optional[BaseException] = None
+        for c in self.callbacks:
+            try:
+                c.close()
+            except Exception as e:  # noqa: BLE001 - close the others first
+                error = error or e
+        if error is not None:
+            raise error
 
     def get_state(self) -> Dict[str, Any]:
         """States of the stateful callbacks, keyed by class name."""

@@ -2,45 +2,55 @@
 
 from __future__ import annotations
 
+import json
+import math
 import os
-from typing import Any, Dict, Optional
+from typing import Optional
 
 from tfaip_core.trainer.callbacks.base import Callback, Logs
-from tfaip_core.trainer.monitor import Monitor
+from tfaip_core.trainer.monitor import BestValue
 from tfaip_core.util.logging import logger
 
 log = logger("trainer")
+BEST_FILE = "best.json"
 
 
 class BestModelCallback(Callback):
-    """Exports the model whenever the model's monitored value improves (validated epochs only)."""
+    """Exports the model when the epoch's monitored value is the new best (`trainer.best.improved`).
 
-    def __init__(self, monitor: Monitor, export: bool):
-        self.monitor = monitor
+    The export records its value in `best/best.json`; an existing `best/` is replaced only by a
+    strictly better value (a run resumed from an older checkpoint never replaces a better model
+    written after that checkpoint).
+    """
+
+    def __init__(self, best: BestValue, export: bool):
+        self.best = best
         self.export = export
-        self.best: Optional[float] = None
-        self.best_epoch: Optional[int] = None
 
     def on_epoch_end(self, epoch: int, logs: Logs) -> None:
-        current = self.monitor.value(logs)
-        if current is None:
+        if not self.best.improved:
             return
-        if self.monitor.is_improvement(current, self.best):
-            previous = self.best
-            self.best, self.best_epoch = current, epoch + 1
-            log.info(
-                "Best model: %s improved from %s to %.6g at epoch %d",
-                self.monitor.name,
-                "none" if previous is None else f"{previous:.6g}",
-                current,
-                epoch + 1,
-            )
-            if self.export:
-                self.trainer.export(os.path.join(self.trainer.output_dir, "best"))
-        logs[f"best_{self.monitor.name}"] = self.best  # type: ignore[assignment]
+        log.info("Best model: %s = %.6g at epoch %d", self.best.monitor.name, self.best.value, epoch + 1)
+        if not self.export:
+            return
+        path = self.trainer.run_dir.best_dir
+        recorded = recorded_best(path)
+        if recorded is not None and not self.best.monitor.is_improvement(self.best.value, recorded):
+            log.info("Kept %s: its recorded %s %.6g is at least as good", path, self.best.monitor.name, recorded)
+            return
+        self.trainer.export(
+            path,
+            extra_files={BEST_FILE: {"monitor": self.best.monitor.name, "value": self.best.value, "epoch": epoch + 1}},
+        )
 
-    def get_state(self) -> Dict[str, Any]:
-        return {"best": self.best, "best_epoch": self.best_epoch}
 
-    def set_state(self, state: Dict[str, Any]) -> None:
-        self.best, self.best_epoch = state.get("best"), state.get("best_epoch")
+def recorded_best(path: str) -> Optional[float]:
+    """The monitored value recorded in an exported best model (None when there is none or it is unreadable)."""
+    try:
+        with open(os.path.join(path, BEST_FILE), encoding="utf-8") as f:
+            value = json.load(f).get("value")
+    except (OSError, ValueError, AttributeError):
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return None
+    return float(value)

@@ -5,34 +5,38 @@ from __future__ import annotations
 import json
 import os
 import time
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 from tfaip_core.trainer.callbacks.base import Callback, Logs
-from tfaip_core.util.io import append_line, atomic_write_text
 
 
 class MetricsLogCallback(Callback):
-    """Appends `{"epoch", "step", "lr", <train and val values>, "time"}` to OUTPUT_DIR/metrics.jsonl.
+    """Appends `{"epoch", "step", "lr", <train and val values>, "best_<monitor>", "time"}` to metrics.jsonl.
 
     `epoch` counts from 1 (the number of finished epochs); `time` is the wall time since the
-    start of training in seconds.
+    start of training in seconds. Every value is written from its typed value (int or float).
     """
 
-    def __init__(self, path: str):
-        self.path = path
+    def __init__(self) -> None:
         self._start = time.time()
         self._elapsed_before = 0.0
+
+    @property
+    def path(self) -> str:
+        return self.trainer.run_dir.metrics_file
 
     def on_train_begin(self, logs: Optional[Logs] = None) -> None:
         self._start = time.time()
         if os.path.exists(self.path):  # a resumed run: drop epochs logged after the checkpoint it resumes from
-            _truncate_after_epoch(self.path, self.trainer.params.current_epoch)
+            kept = _lines_up_to_epoch(self.path, self.trainer.params.current_epoch)
+            if kept is not None:
+                self.trainer.run_dir.write_text(self.path, "".join(kept))
 
     def on_epoch_end(self, epoch: int, logs: Logs) -> None:
-        record: Dict[str, Any] = {"epoch": epoch + 1, "step": self.trainer.global_step}
-        record.update({k: float(v) for k, v in logs.items()})
+        record: Dict[str, Any] = {"epoch": int(epoch) + 1, "step": int(self.trainer.global_step)}
+        record.update({str(k): float(v) for k, v in logs.items() if v is not None})
         record["time"] = round(self._elapsed_before + time.time() - self._start, 3)
-        append_line(self.path, json.dumps(record))
+        self.trainer.run_dir.append_line(self.path, json.dumps(record))
 
     def get_state(self) -> dict:
         return {"elapsed": self._elapsed_before + time.time() - self._start}
@@ -41,8 +45,8 @@ class MetricsLogCallback(Callback):
         self._elapsed_before = float(state.get("elapsed", 0.0))
 
 
-def _truncate_after_epoch(path: str, epochs_done: int) -> None:
-    """Drop lines of epochs after the resumed one, so a resumed run has no duplicate epochs."""
+def _lines_up_to_epoch(path: str, epochs_done: int) -> Optional[List[str]]:
+    """The lines of epochs up to the resumed one (None: nothing to drop), so a resumed run has no duplicates."""
     with open(path, encoding="utf-8") as f:
         lines = [line for line in f if line.strip()]
     kept = []
@@ -50,7 +54,6 @@ def _truncate_after_epoch(path: str, epochs_done: int) -> None:
         try:
             if json.loads(line).get("epoch", 0) <= epochs_done:
                 kept.append(line)
-        except json.JSONDecodeError:  # a line cut by a crash
+        except (json.JSONDecodeError, AttributeError, TypeError):  # a line cut by a crash
             continue
-    if len(kept) != len(lines):
-        atomic_write_text(path, "".join(kept))
+    return None if len(kept) == len(lines) else kept

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import os
-from typing import Optional
+from typing import Dict
 
 import tensorflow as tf
 
@@ -13,18 +12,17 @@ from tfaip_core.trainer.callbacks.base import Callback, Logs
 class TensorBoardCallback(Callback):
     """Writes every loss term, metric and the learning rate per epoch, at the global step."""
 
-    def __init__(self, output_dir: str):
-        self.output_dir = output_dir
-        self._writers: dict = {}
+    def __init__(self) -> None:
+        self._writers: Dict[str, tf.summary.SummaryWriter] = {}
 
     def _writer(self, name: str) -> tf.summary.SummaryWriter:
         if name not in self._writers:
-            self._writers[name] = tf.summary.create_file_writer(os.path.join(self.output_dir, name))
+            self._writers[name] = tf.summary.create_file_writer(self.trainer.run_dir.tensorboard_dir(name))
         return self._writers[name]
 
     def on_epoch_end(self, epoch: int, logs: Logs) -> None:
         step = self.trainer.global_step
-        groups: dict = {"train": {}, "validation": {}}
+        groups: Dict[str, Dict[str, float]] = {"train": {}, "validation": {}}
         for key, value in logs.items():
             if key.startswith("val_"):
                 groups["validation"][key[4:]] = value
@@ -38,6 +36,7 @@ class TensorBoardCallback(Callback):
                     tf.summary.scalar(key, value, step=step)
             self._writer(name).flush()
 
-    def on_train_end(self, logs: Optional[Logs] = None) -> None:
+    def close(self) -> None:
         for writer in self._writers.values():
             writer.close()
+        self._writers.clear()

@@ -1,0 +1,119 @@
+"""The training loop fails loudly: monitor keys, evaluator names, model-building flags; best value and meta.
+
+In-process through `tfaip_core.scripts.train.main` on a small slice of the tutorial's digits.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import List, Tuple
+
+import pytest
+
+SMALL = ["--trainer.progress_bar", "false", "--train.limit", "192", "--val.limit", "64", "--trainer.epochs", "1"]
+
+
+def _train(capsys: pytest.CaptureFixture, scenario: str, out: Path, *flags: str) -> Tuple[int, str]:
+    from tfaip_core.scripts.train import main
+
+    status = main([scenario, "--trainer.output_dir", str(out), *SMALL, *flags])
+    return status, capsys.readouterr().err
+
+
+def _metrics(out: Path) -> List[dict]:
+    return [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines() if line.strip()]
+
+
+def test_mistyped_monitor_is_an_error_naming_the_available_values(tmp_path: Path, capsys) -> None:
+    status, err = _train(capsys, "tests.trainer.loop_scenarios:MistypedMonitorScenario", tmp_path / "run")
+    assert status == 2, err
+    line = [x for x in err.splitlines() if "error:" in x][-1]
+    assert "'val_acuracy'" in line and "val_accuracy" in line and "val_loss" in line, line
+    assert "Traceback" not in err
+
+
+def test_evaluator_value_may_not_replace_a_metric(tmp_path: Path, capsys) -> None:
+    status, err = _train(capsys, "tests.trainer.loop_scenarios:CollidingEvaluatorScenario", tmp_path / "run")
+    assert status == 2, err
+    assert "'acc'" in err and "val_acc" in err and "CollidingEvaluator" in err
+
+
+def test_best_value_is_in_every_metrics_line_after_the_first_validated_epoch(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "run"
+    status, err = _train(capsys, "scenarios.tutorial", out, "--trainer.epochs", "5", "--trainer.val_every_n", "2")
+    assert status == 0, err
+    records = _metrics(out)
+    assert [r["epoch"] for r in records] == [1, 2, 3, 4, 5]
+    assert "best_val_accuracy" not in records[0] and "val_accuracy" not in records[0]
+    validated: List[float] = []
+    for record in records[1:]:
+        if "val_accuracy" in record:
+            validated.append(record["val_accuracy"])
+        assert record["best_val_accuracy"] == max(validated), record
+    assert [("val_accuracy" in r) for r in records] == [False, True, False, True, True]  # the last is validated
+
+
+def test_samples_reach_the_evaluator_with_their_meta(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "run"
+    status, err = _train(capsys, "tests.trainer.loop_scenarios:MetaScenario", out, "--val.batch_size", "24")
+    assert status == 0, err
+    last = _metrics(out)[-1]
+    assert last["val_distinct_ids"] == 64.0  # 64 samples in batches of 24, 24, 16: every id once
+    assert last["val_foreign_ids"] == 0.0
+
+
+@pytest.mark.parametrize(
+    "flag, value",
+    [("--model.graph.dropout", "1.5"), ("--model.num_classes", "0"), ("--model.graph.activation", "relux")],
+)
+def test_model_building_errors_name_the_flag(tmp_path: Path, capsys, flag: str, value: str) -> None:
+    out = tmp_path / "run"
+    status, err = _train(capsys, "scenarios.tutorial", out, flag, value)
+    assert status == 2, err
+    errors = [x for x in err.splitlines() if "error:" in x]
+    assert len(errors) == 1 and flag in errors[0] and value in errors[0], err
+    assert "Traceback" not in err
+
+
+def test_a_run_that_trains_nothing_leaves_export_alone(tmp_path: Path, capsys) -> None:
+    from tfaip_core.scripts.resume_training import main as resume
+
+    out = tmp_path / "run"
+    status, err = _train(capsys, "scenarios.tutorial", out)
+    assert status == 0, err
+    saved = out / "export" / "saved_model.pb"
+    before = (saved.read_bytes(), os.stat(saved).st_mtime_ns)
+    status = resume([str(out)])  # the run is finished: nothing to train
+    err = capsys.readouterr().err
+    assert status == 0, err
+    assert (saved.read_bytes(), os.stat(saved).st_mtime_ns) == before
+    assert len(_metrics(out)) == 1
+
+
+class _Recorder:
+    def __init__(self, best_dir: Path):
+        self.exports: List[str] = []
+        self.run_dir = type("R", (), {"best_dir": str(best_dir)})()
+
+    def export(self, path: str, extra_files: dict) -> None:
+        self.exports.append(path)
+
+
+@pytest.mark.parametrize("recorded, exported", [(0.9, False), (0.8, False), (0.7, True), (None, True)])
+def test_best_model_is_replaced_only_by_a_better_value(tmp_path: Path, recorded, exported: bool) -> None:
+    from tfaip_core.trainer.callbacks.best_model import BEST_FILE, BestModelCallback
+    from tfaip_core.trainer.monitor import BestValue, Monitor
+
+    best_dir = tmp_path / "best"
+    if recorded is not None:
+        best_dir.mkdir()
+        (best_dir / BEST_FILE).write_text(json.dumps({"monitor": "val_accuracy", "value": recorded, "epoch": 9}))
+    best = BestValue(Monitor("val_accuracy", "max"))
+    assert best.update(3, {"val_accuracy": 0.8})
+    callback = BestModelCallback(best, export=True)
+    trainer = _Recorder(best_dir)
+    callback.set_trainer(trainer)  # type: ignore[arg-type]
+    callback.on_epoch_end(2, {"val_accuracy": 0.8})
+    assert trainer.exports == ([str(best_dir)] if exported else [])

@@ -1,0 +1,67 @@
+"""Report an error raised while building the model against the flag whose value caused it.
+
+Keras checks layer arguments when a layer is created (`Dropout(1.5)`, `Dense(0)`, an unknown
+activation) and raises `ValueError` naming the argument and the value it received. The flag
+behind the value is found by looking for the `--model.*` flags whose value appears in the message.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import re
+from typing import Any, Dict, List, Optional
+
+from tfaip_core.errors import ConfigError
+
+
+def model_flag_values(params: Any, prefix: str = "--model") -> Dict[str, Any]:
+    """Flag name -> value for every scalar or list field of the model params (nested choices included)."""
+    values: Dict[str, Any] = {}
+    for f in dataclasses.fields(params):
+        value = getattr(params, f.name)
+        flag = f"{prefix}.{f.name}"
+        if dataclasses.is_dataclass(value):
+            values.update(model_flag_values(value, flag))
+        else:
+            values[flag] = value.value if isinstance(value, enum.Enum) else value
+    return values
+
+
+def _spellings(value: Any) -> List[str]:
+    if isinstance(value, bool) or value is None:
+        return []
+    if isinstance(value, (list, tuple)):
+        return [s for v in value for s in _spellings(v)]
+    if isinstance(value, float):
+        return [repr(value)]
+    if isinstance(value, (int, str)) and str(value):
+        return [str(value)]
+    return []
+
+
+def culprit_flags(message: str, model_params: Any) -> List[str]:
+    """The `--model.*` flags whose value appears in `message` (as `name=value`, or as a whole word)."""
+    assigned, mentioned = [], []
+    for flag, value in model_flag_values(model_params).items():
+        for text in _spellings(value):
+            quoted = re.escape(text)
+            if re.search(rf"=\s*['\"]?{quoted}['\"]?(?![\w.])", message):
+                assigned.append(flag)
+                break
+            if re.search(rf"(?<![\w.]){quoted}(?![\w.])", message):
+                mentioned.append(flag)
+                break
+    return assigned or mentioned
+
+
+def model_build_error(error: Exception, model_params: Any) -> Optional[ConfigError]:
+    """A `ConfigError` naming the flag(s) behind a model-building `error`, or None if no flag matches."""
+    message = " ".join(str(error).split())
+    flags = culprit_flags(message, model_params)
+    if not flags:
+        return None
+    values = model_flag_values(model_params)
+    named = ", ".join(f"{flag} {values[flag]!r}" for flag in flags[:3])
+    which = "this flag" if len(flags) == 1 else "one of these flags"
+    return ConfigError(f"Building the model failed because of {which}: {named} ({message}). Fix: correct the value.")
