@@ -5,7 +5,14 @@ from typing import List
 
 from paiargparse import pai_dataclass, pai_meta
 
-from tfaip_core import DataBaseParams, EvaluatorBaseParams, GraphBaseParams, ModelBaseParams, ScenarioBaseParams
+from tfaip_core import (
+    ConfigError,
+    DataBaseParams,
+    EvaluatorBaseParams,
+    GraphBaseParams,
+    ModelBaseParams,
+    ScenarioBaseParams,
+)
 
 DATASETS = ("digits", "mnist", "fashion_mnist")
 
@@ -41,6 +48,15 @@ class MLPParams(TutorialGraphParams):
     )
     dropout: float = field(default=0.1, metadata=pai_meta(help="Dropout after each hidden layer. Defaults to 0.1."))
 
+    def validate(self) -> None:
+        super().validate()
+        if not 0 <= self.dropout < 1:
+            raise ConfigError(
+                f"--model.graph.dropout must be in [0, 1); got {self.dropout}. Fix: e.g. 0.1, or 0 for none."
+            )
+        if not self.nodes or min(self.nodes) < 1:
+            raise ConfigError(f"--model.graph.nodes must be one or more positive sizes; got {self.nodes}.")
+
 
 @pai_dataclass(alt="CNN")
 @dataclass
@@ -65,6 +81,11 @@ class TutorialModelParams(ModelBaseParams):
         metadata=pai_meta(choices=[MLPParams, CNNParams], help="The network: MLP or CNN. Defaults to MLP."),
     )
     num_classes: int = field(default=10, metadata=pai_meta(help="Number of classes. Defaults to 10."))
+
+    def validate(self) -> None:
+        super().validate()
+        if self.num_classes < 2:
+            raise ConfigError(f"--model.num_classes must be >= 2; got {self.num_classes}. Fix: e.g. 10 for digits.")
 
 
 @pai_dataclass

@@ -66,15 +66,29 @@ def test_samples_reach_the_evaluator_with_their_meta(tmp_path: Path, capsys) -> 
 
 @pytest.mark.parametrize(
     "flag, value",
-    [("--model.graph.dropout", "1.5"), ("--model.num_classes", "0"), ("--model.graph.activation", "relux")],
+    [
+        ("--model.graph.activation", "relux"),
+        ("--model.graph.filters", "-3"),  # Keras: "Received filters=-3."
+        ("--model.graph.dense", "0"),  # Keras: "Received: units=0"
+    ],
 )
 def test_model_building_errors_name_the_flag(tmp_path: Path, capsys, flag: str, value: str) -> None:
+    """Keras' own argument checks, mapped back to the flag (the tutorial's params do not check these)."""
     out = tmp_path / "run"
-    status, err = _train(capsys, "scenarios.tutorial", out, flag, value)
+    status, err = _train(capsys, "scenarios.tutorial", out, "--model.graph", "CNN", flag, value)
     assert status == 2, err
     errors = [x for x in err.splitlines() if "error:" in x]
     assert len(errors) == 1 and flag in errors[0] and value in errors[0], err
     assert "Traceback" not in err
+    assert not out.exists()  # a failed start leaves nothing behind
+
+
+@pytest.mark.parametrize("flag, value", [("--model.graph.dropout", "1.5"), ("--model.num_classes", "0")])
+def test_tutorial_params_check_their_ranges(tmp_path: Path, capsys, flag: str, value: str) -> None:
+    out = tmp_path / "run"
+    status, err = _train(capsys, "scenarios.tutorial", out, flag, value)
+    assert status == 2 and flag in err and value in err and "Traceback" not in err, err
+    assert not out.exists()
 
 
 def test_a_run_that_trains_nothing_leaves_export_alone(tmp_path: Path, capsys) -> None:

@@ -46,10 +46,10 @@ def culprit_flags(message: str, model_params: Any) -> List[str]:
     for flag, value in model_flag_values(model_params).items():
         for text in _spellings(value):
             quoted = re.escape(text)
-            if re.search(rf"=\s*['\"]?{quoted}['\"]?(?![\w.])", message):
+            if re.search(rf"=\s*['\"]?{quoted}['\"]?(?!\w|\.\d)", message):
                 assigned.append(flag)
                 break
-            if re.search(rf"(?<![\w.]){quoted}(?![\w.])", message):
+            if re.search(rf"(?<![\w.]){quoted}(?!\w|\.\d)", message):
                 mentioned.append(flag)
                 break
     return assigned or mentioned

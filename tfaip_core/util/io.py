@@ -13,12 +13,29 @@ from typing import IO, Any
 _APPEND_NOFOLLOW = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
+def _file_mode() -> int:
+    """0666 less the process umask: what `open()` would give a new file (mkstemp gives 0600).
+
+    The umask is read from /proc (thread-safe); setting and restoring it would briefly give other
+    threads' new files the mode 0666.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return 0o666 & ~int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    return 0o644
+
+
 def atomic_write_text(path: str, text: str) -> None:
     """Write `text` to `path` through a temporary file in the same directory and a rename."""
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
     try:
+        os.fchmod(fd, _file_mode())  # readable like every other file of a run, not private
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
             f.flush()
