@@ -335,6 +335,7 @@ for k, sample in enumerate(pipeline.apply(forever())):
 """
 
 
+@pytest.mark.e2e
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("target", ["process", "process_group"])
 def test_ctrl_c_stops_quickly_without_orphans(target: str) -> None:
@@ -531,6 +532,7 @@ def start_parent(script: str) -> tuple[subprocess.Popen, list[int], str]:
     raise AssertionError(f"the parent did not report its workers: {before}{proc.stderr.read()}")
 
 
+@pytest.mark.e2e
 @pytest.mark.timeout(90)
 @pytest.mark.parametrize("script", [HANGING_PARENT_SCRIPT, WATCHDOG_PARENT_SCRIPT], ids=["prctl", "watchdog"])
 def test_workers_die_within_2_s_when_the_parent_is_sigkilled(script: str) -> None:

@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import REPO, cli, read_metrics, run, script, train, train_in_process
-from tfaip_core.trainer.checkpoint import read_model_variables
+from tfaip_core.model.variables import read_model_variables
 
 SEEDED = ["--trainer.random_seed", "11", "--trainer.samples_per_epoch", "480", "--trainer.progress_bar", "false"]
 

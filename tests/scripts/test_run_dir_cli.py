@@ -326,6 +326,7 @@ def wait_for_checkpoint(out: Path, process: subprocess.Popen, timeout: float = 1
     raise AssertionError(f"no checkpoint appeared (exit {process.poll()}): {process.communicate()[1]}")
 
 
+@pytest.mark.e2e
 @pytest.mark.timeout(300)
 def test_one_process_per_directory_and_sigterm_stops_resumably(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     import tensorflow  # noqa: F401 - imported before the clock starts: "refused at once" measures the lock only

@@ -14,7 +14,7 @@ import pytest
 import tensorflow as tf
 
 from tests.conftest import read_metrics, train_in_process, tutorial_export_accuracy
-from tfaip_core.trainer.checkpoint import read_model_variables
+from tfaip_core.model.variables import read_model_variables
 from tfaip_core.trainer.ema import ExponentialMovingAverage, ema_rate
 
 

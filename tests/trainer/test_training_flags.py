@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import cli, read_metrics, train_in_process
-from tfaip_core.trainer.checkpoint import read_model_variables
+from tfaip_core.model.variables import read_model_variables
 
 # deterministic data order and no dropout, so that runs can be compared weight for weight
 EXACT = ["--trainer.random_seed", "5", "--train.shuffle_buffer_size", "0", "--model.graph.dropout", "0"]

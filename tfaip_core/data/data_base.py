@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import abc
-from typing import Any, Dict, Generic, Iterable, List, Optional, Tuple, TypeVar
+from typing import Any, Dict, Generic, Iterable, List, Optional, TypeVar
 
 import tensorflow as tf
 
-from tfaip_core.data.data_pipeline import DataPipeline
 from tfaip_core.data.generator import DataGenerator
 from tfaip_core.data.params import DataBaseParams, DataPipelineParams, ProcessorPipelineParams
 from tfaip_core.data.pipeline import ProcessorPipeline
@@ -87,16 +86,6 @@ class DataBase(abc.ABC, Generic[TDP]):
         if self._post_pipeline is None or self._post_pipeline.mode != mode:
             self._post_pipeline = _processor_pipeline(self.params.post_proc, mode, 1)
         return list(self._post_pipeline.apply(samples))
-
-    # --- the way into tf.data ----------------------------------------------------------------
-    def create_dataset(
-        self, mode: PipelineMode, pipeline: DataPipelineParams, **kwargs: Any
-    ) -> Tuple[tf.data.Dataset, Optional[int]]:
-        """Deprecated: the dataset and `num_samples` of `DataPipeline(self, mode, pipeline, **kwargs)`.
-
-        Kept only while callers move; it cannot close the pipeline's worker processes. Use `DataPipeline`.
-        """
-        return (built := DataPipeline(self, mode, pipeline, **kwargs)).dataset(), built.num_samples
 
 
 def _processor_pipeline(params: ProcessorPipelineParams, mode: PipelineMode, num_processes: int) -> ProcessorPipeline:

@@ -27,7 +27,6 @@ from tfaip_core.model.variables import (
     MODEL_KEY,
     ModelVariables,
     read_model_variable_shapes,
-    read_model_variables,  # noqa: F401  (older importers; moved to model/)
 )
 from tfaip_core.util.io import atomic_write_json
 from tfaip_core.util.logging import logger

@@ -29,7 +29,6 @@ class TrainStep:
         loss_names: The loss terms to track (`"loss"`, the total, first); see `loss_term_names`.
         num_replicas: Replicas that each see a part of the global batch. Defaults to 1.
         ema: Optional `ExponentialMovingAverage` updated after each optimizer update.
-        accumulator: Optional `GradientAccumulator` for `accumulate` / `apply_accumulated`.
     """
 
     def __init__(
@@ -41,7 +40,6 @@ class TrainStep:
         loss_names: Sequence[str],
         num_replicas: int = 1,
         ema: Optional[Any] = None,
-        accumulator: Optional[Any] = None,
     ):
         self.keras_model = keras_model
         self.model = model
@@ -49,7 +47,6 @@ class TrainStep:
         self.variables = list(variables)
         self.num_replicas = num_replicas
         self.ema = ema
-        self.accumulator = accumulator
         self.loss_weights = model.loss_weights()
         self.loss_metrics: Dict[str, keras.metrics.Metric] = {n: keras.metrics.Mean(name=n) for n in loss_names}
         self.model_metrics: Dict[str, MetricDefinition] = model.metrics()
@@ -61,15 +58,21 @@ class TrainStep:
         self._apply(gradients)
         return loss
 
-    def accumulate(self, inputs: Tensors, targets: Tensors) -> tf.Tensor:
-        """Add this batch's gradients to the accumulator (no update); returns its share of the loss."""
-        loss, gradients = self._forward_backward(inputs, targets)
-        self.accumulator.add(gradients)
-        return loss
+    def train_accumulated(self, batches: Sequence[Tuple[Tensors, Tensors]]) -> tf.Tensor:
+        """One optimizer update with the mean gradient of several equal-sized batches (gradient accumulation).
 
-    def apply_accumulated(self) -> None:
-        """One optimizer update with the mean of the accumulated gradients."""
-        self._apply(self.accumulator.mean_and_reset())
+        The gradients are summed as tensors within one call (no accumulator variables, so nothing can race
+        between the sums and the update), which equals one batch of `len(batches)` times the size. Returns
+        the sum of the batches' loss shares.
+        """
+        total = tf.constant(0.0)
+        sums: List[Optional[tf.Tensor]] = [None] * len(self.variables)
+        for inputs, targets in batches:
+            loss, gradients = self._forward_backward(inputs, targets)
+            total += loss
+            sums = [s if g is None else (g if s is None else s + g) for s, g in zip(sums, gradients)]
+        self._apply([None if s is None else s / len(batches) for s in sums])
+        return total
 
     def evaluate(self, inputs: Tensors, targets: Tensors) -> Tensors:
         """The outputs of the training graph in inference mode; updates the loss and model metrics."""

@@ -1,8 +1,8 @@
 """The trainer: one readable loop of compiled steps run through a `tf.distribute` strategy.
 
 THIS LOOP MUST READ EASILY. `fit` shows the order of everything that happens; what is optional is
-a callback (their order is fixed in `_create_callbacks`) or a small helper object (EMA, gradient
-accumulation, the checkpoint store).
+a callback (their order is fixed in `_create_callbacks`) or a small helper object (EMA, the train
+step, the checkpoint store).
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ from tfaip_core.errors import ConfigError, TrainingError
 from tfaip_core.export.saved_model import export_saved_model
 from tfaip_core.model.model_base import KerasModel, build_keras_model
 from tfaip_core.model.variables import MODEL_KEY, ModelVariables
-from tfaip_core.trainer.accumulation import GradientAccumulator
 from tfaip_core.trainer.callbacks.base import Callback, CallbackList, Logs
 from tfaip_core.trainer.callbacks.best_model import BestModelCallback
 from tfaip_core.trainer.callbacks.metrics_log import MetricsLogCallback
@@ -144,12 +143,8 @@ class Trainer:
             if accum == 1:
                 inputs, targets = next(iterator)
                 return strategy.reduce("SUM", strategy.run(step.train, args=(inputs, targets)), axis=None)
-            total = tf.constant(0.0)
-            for _ in tf.range(accum):
-                inputs, targets = next(iterator)
-                total += strategy.reduce("SUM", strategy.run(step.accumulate, args=(inputs, targets)), axis=None)
-            strategy.run(step.apply_accumulated)
-            return total
+            batches = [next(iterator) for _ in range(accum)]  # unrolled: the gradients add up as tensors
+            return strategy.reduce("SUM", strategy.run(step.train_accumulated, args=(batches,)), axis=None)
 
         def train_function(iterator: Any, num_steps: tf.Tensor) -> Tuple[tf.Tensor, tf.Tensor]:
             """Run up to `num_steps` updates; stop early at the first non-finite loss."""
@@ -227,9 +222,6 @@ class Trainer:
                     self.trainable_variables, ema_rate(p.calc_ema, self.steps_per_epoch)
                 )
                 log.info("EMA of the weights with decay %.6g", self.ema.rate)
-            accumulator = None
-            if p.train_accum_steps > 1:
-                accumulator = GradientAccumulator(self.trainable_variables, p.train_accum_steps)
             inputs, targets, _ = next(iter(val_ds.take(1)))
             self.step = TrainStep(
                 self.keras_model,
@@ -239,7 +231,6 @@ class Trainer:
                 loss_term_names(self.model, self.keras_model, inputs, targets),
                 num_replicas=self.strategy.num_replicas_in_sync,
                 ema=self.ema,
-                accumulator=accumulator,
             )
         self._val_dataset = self.strategy.experimental_distribute_dataset(val_ds)
         self._checkpoints = CheckpointStore(self.run_dir.checkpoint_dir, p.keep_checkpoint_max)
