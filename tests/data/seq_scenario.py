@@ -7,13 +7,14 @@ than 3, `SplitLong` (generating) splits sequences longer than 20 into two.
 
 import itertools
 from dataclasses import dataclass, field
-from typing import Dict, Iterable, Iterator, List, Optional
+from typing import Dict, Iterator, List, Optional
 
 import keras
 import numpy as np
 import tensorflow as tf
 from paiargparse import pai_dataclass, pai_meta
 
+from tests.data.seq_processors import DropShortParams, SplitLongParams, ToFloatParams  # noqa: F401 (re-exported)
 from tfaip_core import (
     DataBase,
     DataBaseParams,
@@ -30,52 +31,6 @@ from tfaip_core import (
     ScenarioBaseParams,
 )
 from tfaip_core.data.params import ProcessorPipelineParams
-from tfaip_core.data.processor import DataProcessorParams, GeneratingDataProcessor, MappingDataProcessor
-
-
-@pai_dataclass(alt="ToFloat")
-@dataclass
-class ToFloatParams(DataProcessorParams):
-    scale: float = field(default=0.1, metadata=pai_meta(help="Multiplier. Defaults to 0.1."))
-
-
-class ToFloat(MappingDataProcessor[ToFloatParams]):
-    def apply(self, sample: Sample) -> Optional[Sample]:
-        seq = np.asarray(sample.inputs["seq"], np.float32) * self.params.scale
-        return sample.new_inputs({"seq": seq[:, None], "length": np.int32(len(seq))})
-
-
-@pai_dataclass(alt="DropShort")
-@dataclass
-class DropShortParams(DataProcessorParams):
-    min_length: int = field(default=3, metadata=pai_meta(help="Shorter samples are dropped. Defaults to 3."))
-
-
-class DropShort(MappingDataProcessor[DropShortParams]):
-    def apply(self, sample: Sample) -> Optional[Sample]:
-        return None if len(sample.inputs["seq"]) < self.params.min_length else sample
-
-
-@pai_dataclass(alt="SplitLong")
-@dataclass
-class SplitLongParams(DataProcessorParams):
-    max_length: int = field(default=20, metadata=pai_meta(help="Longer samples are split in two. Defaults to 20."))
-
-
-class SplitLong(GeneratingDataProcessor[SplitLongParams]):
-    def generate(self, samples: Iterable[Sample]) -> Iterator[Sample]:
-        for sample in samples:
-            seq = sample.inputs["seq"]
-            if len(seq) <= self.params.max_length:
-                yield sample
-                continue
-            half = len(seq) // 2
-            for i, part in enumerate((seq[:half], seq[half:])):
-                yield Sample(
-                    inputs={"seq": part},
-                    targets={"label": np.int64(int(np.sum(part)) % 2)},
-                    meta={**sample.meta, "id": f"{sample.meta['id']}/{i}"},
-                )
 
 
 @pai_dataclass

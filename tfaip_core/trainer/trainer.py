@@ -164,7 +164,9 @@ class Trainer:
             self._train_function, self._eval_function = train_function, eval_function
         else:
             self._train_function = tf.function(train_function)
-            self._eval_function = tf.function(eval_function)
+            # traced once for the dataset's shapes (None for padded lengths), not once per padded length
+            inputs_spec, targets_spec, _ = self._val_dataset.element_spec
+            self._eval_function = tf.function(eval_function, input_signature=[inputs_spec, targets_spec])
 
     # ============================== setup ==============================
     def _setup(self, cleanup: contextlib.ExitStack) -> None:
