@@ -217,27 +217,32 @@ EXIT_TERMINATED = 128 + signal.SIGTERM
 
 @contextlib.contextmanager
 def sigterm_as_interrupt() -> Iterator[None]:
-    """Inside the block SIGTERM raises `Terminated` (once: a second SIGTERM does not cut the clean-up short).
+    """Inside the block SIGTERM stops like Ctrl-C (`Terminated`), and both go through `request_stop`.
 
-    Only in the main thread (Python runs signal handlers there); elsewhere a no-op. The previous
-    handler is restored afterwards.
+    Inside the training loop a stop takes effect at its next safe point (see `tfaip_core.util.stop`);
+    elsewhere at once. Only in the main thread (Python runs signal handlers there); elsewhere a no-op.
+    The previous handlers are restored afterwards.
     """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    raised = False
+    from tfaip_core.util.stop import request_stop, reset
 
-    def handler(signum: int, frame: Optional[FrameType]) -> None:
-        nonlocal raised
-        if not raised:
-            raised = True
-            raise Terminated()
+    reset()
 
-    previous = signal.signal(signal.SIGTERM, handler)
+    def on_sigterm(signum: int, frame: Optional[FrameType]) -> None:
+        request_stop(Terminated())
+
+    def on_sigint(signum: int, frame: Optional[FrameType]) -> None:
+        request_stop(KeyboardInterrupt())
+
+    previous_term = signal.signal(signal.SIGTERM, on_sigterm)
+    previous_int = signal.signal(signal.SIGINT, on_sigint)
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGTERM, previous_term)
+        signal.signal(signal.SIGINT, previous_int)
 
 
 def run_cli(prog: str, main: Callable[[], Optional[int]]) -> int:

@@ -40,6 +40,7 @@ from tfaip_core.trainer.scope import trainable_variables
 from tfaip_core.trainer.step import TrainStep, loss_term_names
 from tfaip_core.util.logging import logger
 from tfaip_core.util.run_dir import RunDirectory
+from tfaip_core.util.stop import check_stop, deferred_stops
 
 if TYPE_CHECKING:
     from tfaip_core.scenario.scenario_base import ScenarioBase
@@ -81,6 +82,7 @@ class Trainer:
 
             logs: Logs = {}
             callbacks.on_train_begin()
+            cleanup.enter_context(deferred_stops())  # Ctrl-C / SIGTERM stop at the check_stop() points below
             while not self._finished():
                 epoch = p.current_epoch
                 callbacks.on_epoch_begin(epoch)
@@ -91,6 +93,7 @@ class Trainer:
                     if not bool(finite):
                         self._stop_on_non_finite_loss(epoch)
                     callbacks.on_train_batch_end(self.step_in_epoch, self.step.metric_logs())
+                    check_stop()
                     if self.step_in_epoch < self.steps_per_epoch and self._checkpoint_due(epoch_end=False):
                         self.save_checkpoint()
                 p.current_epoch, self.step_in_epoch = epoch + 1, 0
@@ -105,6 +108,7 @@ class Trainer:
                         logs[self.best.key] = self.best.value
                     callbacks.on_epoch_end(epoch, logs)  # progress, metrics.jsonl, TensorBoard, early stopping, best
                 self._end_epoch(last=self._finished() or self.stop_training)  # checkpoint of the raw weights
+                check_stop()
                 if self.stop_training:
                     break
             if p.export_final:
@@ -119,6 +123,7 @@ class Trainer:
         printed = 0
         for inputs, targets, meta in self._val_dataset:
             outputs = self._eval_function(inputs, targets)
+            check_stop()
             for sample in self.data.post_process(_unbatch(self.strategy, inputs, targets, outputs, meta)):
                 self.evaluator.update_state(sample)
                 if printed < self.params.num_print_evaluate:
