@@ -34,7 +34,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional, Sequence
+from typing import Dict, Iterator, List, Optional, Sequence, Set
 
 import pytest
 
@@ -89,16 +89,7 @@ def train_in_process(output_dir: Path, *flags: str, scenario: str = "scenarios.t
 
     Asserts success and returns the `Result`; keyword arguments go to `cli` (cwd, env, path).
     """
-    result = cli(
-        "tfaip-train",
-        scenario,
-        "--trainer.output_dir",
-        str(output_dir),
-        "--trainer.progress_bar",
-        "false",
-        *flags,
-        **kwargs,  # type: ignore[arg-type]
-    )
+    result = cli("tfaip-train", *_train_args(output_dir, scenario, flags), **kwargs)  # type: ignore[arg-type]
     assert result.returncode == 0, f"tfaip-train failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
     return result
 
@@ -179,16 +170,7 @@ def run(
 def train(output_dir: Path, *flags: str, scenario: str = "scenarios.tutorial", **kwargs) -> subprocess.CompletedProcess:
     """`tfaip-train scenario --trainer.output_dir DIR --trainer.progress_bar false FLAGS` in a new process, asserting
     success. Only for e2e tests; others use `train_in_process`."""
-    result = run(
-        "tfaip-train",
-        scenario,
-        "--trainer.output_dir",
-        str(output_dir),
-        "--trainer.progress_bar",
-        "false",
-        *flags,
-        **kwargs,
-    )
+    result = run("tfaip-train", *_train_args(output_dir, scenario, flags), **kwargs)
     assert result.returncode == 0, f"tfaip-train failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
     return result
 
@@ -296,3 +278,21 @@ def _isolated() -> Iterator[None]:
     if left:
         problems.append(f"child processes outlived the test: {left}")
     assert not problems, "the test leaked state: " + "; ".join(problems)
+
+
+def _train_args(output_dir: Path, scenario: str, flags: Sequence[str]) -> List[str]:
+    return [scenario, "--trainer.output_dir", str(output_dir), "--trainer.progress_bar", "false", *flags]
+
+
+def spawned_children() -> Set[int]:
+    """Pids of this process's live multiprocessing workers (not the resource tracker, which lives until exit)."""
+    import psutil
+
+    found = set()
+    for child in psutil.Process().children(recursive=True):
+        try:
+            if child.status() != psutil.STATUS_ZOMBIE and "spawn_main" in " ".join(child.cmdline()):
+                found.add(child.pid)
+        except psutil.Error:
+            pass
+    return found

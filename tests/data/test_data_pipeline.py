@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Dict, List, Set
+from typing import Dict, List
 
 import numpy as np
 import psutil
 import pytest
 import tensorflow as tf
 
+from tests.conftest import spawned_children
 from tests.data.procs_for_tests import AddValueParams
 from tfaip_core.data.data_base import DataBase
 from tfaip_core.data.data_pipeline import DataPipeline, unbatch
@@ -221,18 +222,6 @@ def test_meta_that_is_not_json_is_a_data_error() -> None:
     with DataPipeline(data, PipelineMode.EVALUATION, DataPipelineParams(), with_meta=True) as p:
         with pytest.raises(DataError, match="Sample bad has meta that cannot be carried"):
             p.dataset()
-
-
-def spawned_children() -> Set[int]:
-    """Pids of this process's live multiprocessing children (not the resource tracker, which lives until exit)."""
-    found = set()
-    for child in psutil.Process().children(recursive=True):
-        try:
-            if child.status() != psutil.STATUS_ZOMBIE and "spawn_main" in " ".join(child.cmdline()):
-                found.add(child.pid)
-        except psutil.Error:
-            pass
-    return found
 
 
 @pytest.mark.timeout(120)

@@ -6,20 +6,9 @@ import time
 from pathlib import Path
 from typing import Set
 
-import psutil
 import pytest
 
-
-def spawned_children() -> Set[int]:
-    """Pids of this process's live multiprocessing workers (not the resource tracker, which lives until exit)."""
-    found = set()
-    for child in psutil.Process().children(recursive=True):
-        try:
-            if child.status() != psutil.STATUS_ZOMBIE and "spawn_main" in " ".join(child.cmdline()):
-                found.add(child.pid)
-        except psutil.Error:
-            pass
-    return found
+from tests.conftest import spawned_children
 
 
 @pytest.mark.timeout(300)
