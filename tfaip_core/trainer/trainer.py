@@ -62,7 +62,7 @@ class Trainer:
         self.params = params
         self.scenario = scenario
         self.output_dir = os.path.abspath(params.output_dir or ".")
-        self.run_dir: Optional[RunDirectory] = None
+        self._run_dir: Optional[RunDirectory] = None
         self.stop_training = False
         self.steps_per_epoch = 0
         self.step_in_epoch = 0
@@ -183,8 +183,8 @@ class Trainer:
             random.seed(p.random_seed)
             np.random.seed(p.random_seed)
             tf.config.experimental.enable_op_determinism()
-        if self.run_dir is None:  # used from Python: open the directory here (continuing a run found there)
-            self.run_dir = RunDirectory(self.output_dir, chief=is_chief(p.device))
+        if self._run_dir is None:  # used from Python: open the directory here (continuing a run found there)
+            self._run_dir = RunDirectory(self.output_dir, chief=is_chief(p.device))
             self.run_dir.open(resume=True, overwrite=False)
             cleanup.callback(self.run_dir.close)
         self.output_dir = self.run_dir.output_dir
@@ -408,6 +408,17 @@ class Trainer:
         else:
             with self.ema.averaged():
                 yield
+
+    @property
+    def run_dir(self) -> RunDirectory:
+        """The run's directory: set by `tfaip-train` (holding its lock), else opened by `fit`."""
+        if self._run_dir is None:
+            raise RuntimeError("Trainer.run_dir is used before fit() opened the run directory.")
+        return self._run_dir
+
+    @run_dir.setter
+    def run_dir(self, run_dir: RunDirectory) -> None:
+        self._run_dir = run_dir
 
     @property
     def global_step(self) -> int:

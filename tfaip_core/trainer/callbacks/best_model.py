@@ -28,19 +28,20 @@ class BestModelCallback(Callback):
         self.export = export
 
     def on_epoch_end(self, epoch: int, logs: Logs) -> None:
-        if not self.best.improved:
+        value = self.best.value
+        if not self.best.improved or value is None:
             return
-        log.info("Best model: %s = %.6g at epoch %d", self.best.monitor.name, self.best.value, epoch + 1)
+        log.info("Best model: %s = %.6g at epoch %d", self.best.monitor.name, value, epoch + 1)
         if not self.export:
             return
         path = self.trainer.run_dir.best_dir
         recorded = recorded_best(path)
-        if recorded is not None and not self.best.monitor.is_improvement(self.best.value, recorded):
+        if recorded is not None and not self.best.monitor.is_improvement(value, recorded):
             log.info("Kept %s: its recorded %s %.6g is at least as good", path, self.best.monitor.name, recorded)
             return
         self.trainer.export(
             path,
-            extra_files={BEST_FILE: {"monitor": self.best.monitor.name, "value": self.best.value, "epoch": epoch + 1}},
+            extra_files={BEST_FILE: {"monitor": self.best.monitor.name, "value": value, "epoch": epoch + 1}},
         )
 
 
