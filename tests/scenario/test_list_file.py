@@ -24,7 +24,8 @@ from tfaip_core.scenario.list_file import (
     read_list_file,
     read_lists,
 )
-from tfaip_core.scripts.cli import flag_values, parse_params
+from tfaip_core.scripts.cli import parse_params
+from tfaip_core.util.flags import flag_values
 
 SCENARIO = "tests.scenario.listfile_scenario"
 

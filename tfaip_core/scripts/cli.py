@@ -8,8 +8,6 @@ turns each into a `ConfigError` whose message names the culprit and the fix, and
 from __future__ import annotations
 
 import contextlib
-import dataclasses
-import enum
 import re
 import signal
 import sys
@@ -28,6 +26,7 @@ from paiargparse.dataclass_parser import (
 )
 
 from tfaip_core.errors import ConfigError, TfaipError
+from tfaip_core.util.flags import flag_values
 
 T = TypeVar("T")
 EXIT_USAGE = 2
@@ -75,22 +74,6 @@ class FlagParser(PAIArgumentParser):
                 if option in self.defaults:
                     action.default = self.defaults[option]
         return super().format_help()
-
-
-def flag_values(params: Any, prefix: str) -> Dict[str, Any]:
-    """Flag name -> value of every field of the params tree, spelled as paiargparse spells it."""
-    values: Dict[str, Any] = {}
-    for f in dataclasses.fields(params):
-        meta: Dict[str, Any] = dict(f.metadata or {})
-        name = f.name if meta.get("mode") == "flat" else f"{prefix}.{f.name}"
-        value = getattr(params, f.name)
-        if dataclasses.is_dataclass(value):
-            values.update(flag_values(value, name))
-        elif isinstance(value, enum.Enum):
-            values[f"--{name}"] = value.value
-        else:
-            values[f"--{name}"] = value
-    return values
 
 
 def parse_params(prog: str, argv: Sequence[str], default: T, root: str = "trainer", description: str = "") -> T:

@@ -28,12 +28,11 @@ from tfaip_core.model.variables import (
     ModelVariables,
     read_model_variable_shapes,
 )
+from tfaip_core.trainer.checkpoint_files import NAME, STATE_FILE, complete_checkpoints
 from tfaip_core.util.io import atomic_write_json
 from tfaip_core.util.logging import logger
 
 log = logger("checkpoint")
-_NAME = re.compile(r"^ckpt-(\d+)$")
-STATE_FILE = "state.json"
 VARIABLES_PREFIX = "variables"
 _MAX_LISTED = 3  # variables named in a mismatch message
 _READ_ERRORS = (OSError, ValueError, IndexError, KeyError, tf.errors.OpError)
@@ -120,15 +119,7 @@ class CheckpointStore:
 
     def complete(self) -> List[str]:
         """Paths of complete checkpoints, oldest first."""
-        if not os.path.isdir(self.directory):
-            return []
-        found: List[Tuple[int, str]] = []
-        for name in os.listdir(self.directory):
-            match = _NAME.match(name)
-            path = os.path.join(self.directory, name)
-            if match and os.path.isfile(os.path.join(path, STATE_FILE)):
-                found.append((int(match.group(1)), path))
-        return [p for _, p in sorted(found)]
+        return complete_checkpoints(self.directory)
 
     def restore_latest(self, checkpoint: tf.train.Checkpoint) -> Optional[Dict[str, Any]]:
         """Restore the newest checkpoint that loads; return its validated state (None if there is none).
@@ -171,7 +162,7 @@ class CheckpointStore:
                 data = json.load(f)
         except (OSError, ValueError) as e:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
             raise _Corrupt(f"{STATE_FILE} cannot be read ({_first_line(e)})") from e
-        match = _NAME.match(os.path.basename(path))
+        match = NAME.match(os.path.basename(path))
         try:
             return validate_state(data, int(match.group(1)) if match else None)
         except InvalidState as e:

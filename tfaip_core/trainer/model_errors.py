@@ -7,25 +7,11 @@ behind the value is found by looking for the `--model.*` flags whose value appea
 
 from __future__ import annotations
 
-import dataclasses
-import enum
 import re
-from typing import Any, Dict, List, Optional
+from typing import Any, List, Optional
 
 from tfaip_core.errors import ConfigError
-
-
-def model_flag_values(params: Any, prefix: str = "--model") -> Dict[str, Any]:
-    """Flag name -> value for every scalar or list field of the model params (nested choices included)."""
-    values: Dict[str, Any] = {}
-    for f in dataclasses.fields(params):
-        value = getattr(params, f.name)
-        flag = f"{prefix}.{f.name}"
-        if dataclasses.is_dataclass(value):
-            values.update(model_flag_values(value, flag))
-        else:
-            values[flag] = value.value if isinstance(value, enum.Enum) else value
-    return values
+from tfaip_core.util.flags import flag_values
 
 
 def _spellings(value: Any) -> List[str]:
@@ -43,7 +29,7 @@ def _spellings(value: Any) -> List[str]:
 def culprit_flags(message: str, model_params: Any) -> List[str]:
     """The `--model.*` flags whose value appears in `message` (as `name=value`, or as a whole word)."""
     assigned, mentioned = [], []
-    for flag, value in model_flag_values(model_params).items():
+    for flag, value in flag_values(model_params, "model").items():
         for text in _spellings(value):
             quoted = re.escape(text)
             if re.search(rf"=\s*['\"]?{quoted}['\"]?(?!\w|\.\d)", message):
@@ -61,7 +47,7 @@ def model_build_error(error: Exception, model_params: Any) -> Optional[ConfigErr
     flags = culprit_flags(message, model_params)
     if not flags:
         return None
-    values = model_flag_values(model_params)
+    values = flag_values(model_params, "model")
     named = ", ".join(f"{flag} {values[flag]!r}" for flag in flags[:3])
     which = "this flag" if len(flags) == 1 else "one of these flags"
     return ConfigError(f"Building the model failed because of {which}: {named} ({message}). Fix: correct the value.")

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 from typing import TYPE_CHECKING, Optional, Type
 
 from tfaip_core.device.cluster import is_chief
 from tfaip_core.errors import ConfigError
+from tfaip_core.trainer.checkpoint_files import complete_checkpoints
 from tfaip_core.trainer.params import TrainerParams
 from tfaip_core.util.logging import logger, setup_logging
 from tfaip_core.util.run_dir import CHECKPOINT_DIR, RunDirectory
@@ -21,8 +21,6 @@ if TYPE_CHECKING:
     from tfaip_core.scenario.scenario_base import ScenarioBase
 
 log = logger("trainer")
-_CHECKPOINT_NAME = re.compile(r"^ckpt-\d+$")
-_CHECKPOINT_STATE = "state.json"  # written last: its presence makes a checkpoint complete
 
 
 def train(scenario_cls: Type[ScenarioBase], params: TrainerParams, resume: bool = False) -> None:
@@ -85,13 +83,7 @@ def check_scenario_params(scenario_cls: Type[ScenarioBase], params: TrainerParam
 
 def holds_checkpoint(output_dir: str) -> bool:
     """Whether `output_dir` has a complete checkpoint (`checkpoint/ckpt-N/state.json`) to resume from."""
-    checkpoint_dir = os.path.join(output_dir, CHECKPOINT_DIR)
-    if not output_dir or not os.path.isdir(checkpoint_dir):
-        return False
-    return any(
-        _CHECKPOINT_NAME.match(name) and os.path.isfile(os.path.join(checkpoint_dir, name, _CHECKPOINT_STATE))
-        for name in os.listdir(checkpoint_dir)
-    )
+    return bool(output_dir) and bool(complete_checkpoints(os.path.join(output_dir, CHECKPOINT_DIR)))
 
 
 def no_checkpoint_message(output_dir: str) -> str:
