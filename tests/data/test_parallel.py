@@ -339,21 +339,9 @@ for k, sample in enumerate(pipeline.apply(forever())):
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("target", ["process", "process_group"])
 def test_ctrl_c_stops_quickly_without_orphans(target: str) -> None:
-    proc = subprocess.Popen(
-        [sys.executable, "-c", CTRL_C_SCRIPT],
-        cwd=REPO_ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
-    assert proc.stdout is not None and proc.stderr is not None
+    proc, pids, _ = start_parent(CTRL_C_SCRIPT)
+    assert proc.stderr is not None
     try:
-        ready, _, _ = select.select([proc.stdout], [], [], 30)
-        assert ready, "the script did not start its workers"
-        line = proc.stdout.readline()
-        assert line.startswith("PIDS"), line + proc.stderr.read()
-        pids = [int(p) for p in line.split()[1:]]
         assert len(pids) == 2 and all(is_running(p) for p in pids)
         time.sleep(0.3)
         start = time.monotonic()

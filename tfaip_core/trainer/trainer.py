@@ -188,7 +188,6 @@ class Trainer:
             self.run_dir.open(resume=True, overwrite=False)
             cleanup.callback(self.run_dir.close)
         self.output_dir = self.run_dir.output_dir
-        self.chief = self.run_dir.chief
         self.strategy = create_strategy(p.device)
         self.data = self.scenario.create_data()
         self.model = self.scenario.create_model()
