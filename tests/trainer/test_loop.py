@@ -131,3 +131,27 @@ def test_best_model_is_replaced_only_by_a_better_value(tmp_path: Path, recorded,
     callback.set_trainer(trainer)  # type: ignore[arg-type]
     callback.on_epoch_end(2, {"val_accuracy": 0.8})
     assert trainer.exports == ([str(best_dir)] if exported else [])
+
+
+def test_resuming_from_an_older_checkpoint_keeps_a_better_best_model(tmp_path: Path, capsys) -> None:
+    """A crash after best/ was written but before its checkpoint: the replayed epochs must not replace best/."""
+    import shutil
+
+    from tfaip_core.scripts.resume_training import main as resume
+
+    out = tmp_path / "run"
+    status, err = _train(capsys, "scenarios.tutorial", out, "--trainer.epochs", "2")
+    assert status == 0, err
+    shutil.rmtree(sorted((out / "checkpoint").iterdir())[-1])  # back to the checkpoint of epoch 1
+    record = json.loads((out / "best" / "best.json").read_text())
+    record["value"] = 1.0  # what a later, better epoch would have recorded
+    (out / "best" / "best.json").write_text(json.dumps(record))
+    saved = out / "best" / "saved_model.pb"
+    before = (saved.read_bytes(), os.stat(saved).st_mtime_ns)
+    status = resume([str(out)])
+    err = capsys.readouterr().err
+    assert status == 0, err
+    assert [r["epoch"] for r in _metrics(out)] == [1, 2]  # epoch 2 was trained again
+    assert (saved.read_bytes(), os.stat(saved).st_mtime_ns) == before
+    assert "at epoch 2" in err  # the replayed epoch beat the restored best value: the guard is what kept best/
+    assert "Kept" in err and "best" in err
