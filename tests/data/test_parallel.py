@@ -319,6 +319,9 @@ def test_new_run_closes_an_unfinished_previous_run() -> None:
 
 CTRL_C_SCRIPT = """
 import itertools
+import signal
+# as in a terminal, whatever started the tests: a background job of a shell inherits SIGINT ignored
+signal.signal(signal.SIGINT, signal.default_int_handler)
 from tests.data.procs_for_tests import SleepParams
 from tfaip_core.data.pipeline import ProcessorPipeline
 from tfaip_core.data.processor import DataProcessorParams
