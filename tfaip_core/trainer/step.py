@@ -13,6 +13,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import keras
 import tensorflow as tf
 
+from tfaip_core.errors import ConfigError
 from tfaip_core.model.model_base import KerasModel, MetricDefinition, ModelBase
 
 Tensors = Dict[str, tf.Tensor]
@@ -86,6 +87,7 @@ class TrainStep:
         terms = self.model.loss(inputs, targets, outputs)
         total = tf.constant(0.0)
         for name, value in terms.items():
+            check_loss_term(self.model, name, value, targets, outputs)
             value = tf.cast(value, tf.float32)
             if value.shape.rank == 0:
                 scaled = value / self.num_replicas
@@ -105,7 +107,7 @@ class TrainStep:
             if name != "loss" and name in self.loss_metrics:
                 self.loss_metrics[name].update_state(tf.reshape(tf.cast(value, tf.float32), [-1]))
         for definition in self.model_metrics.values():
-            definition.metric.update_state(targets[definition.target], outputs[definition.output])
+            definition.metric.update_state(*per_sample(targets[definition.target], outputs[definition.output]))
 
     # ---------------------------------------------------------------- metrics on the host
     def reset_metrics(self) -> None:
@@ -139,5 +141,55 @@ class TrainStep:
 
 def loss_term_names(model: ModelBase, keras_model: KerasModel, inputs: Tensors, targets: Tensors) -> List[str]:
     """`["loss"]` and the model's loss terms, named by one look at a batch."""
-    terms = model.loss(inputs, targets, keras_model(inputs, training=False))
+    outputs = keras_model(inputs, training=False)
+    terms = model.loss(inputs, targets, outputs)
+    for name, value in terms.items():  # here with the batch's concrete shapes in the message
+        check_loss_term(model, name, value, targets, outputs)
     return ["loss"] + [name for name in terms if name != "loss"]
+
+
+def check_loss_term(model: ModelBase, name: str, value: tf.Tensor, targets: Tensors, outputs: Tensors) -> None:
+    """A loss term must be [] (a batch mean), [B] or [B, 1] (one value per sample); anything else is an error.
+
+    Why: a term of shape [B, B] (a [B] target broadcast against a [B, 1] output) or [B, T] would be summed and
+    divided by B, a loss that trains, but on the wrong quantity, without a word.
+
+    Raises:
+        ConfigError: naming the term, its shape and the shapes of the targets and outputs.
+    """
+    shape = value.shape
+    if shape.rank == 0 or shape.rank == 1 or (shape.rank == 2 and shape[1] == 1):
+        return
+    hint = ""
+    if shape.rank == 2 and shape[0] is not None and shape[0] == shape[1]:
+        hint = " A [B, B] term comes from broadcasting a [B] tensor against a [B, 1] one."
+    raise ConfigError(
+        f"Loss term {name!r} of {type(model).__name__}.loss() has shape {_shape(shape)}; a loss term must have shape "
+        f"[] (a batch mean), [B] or [B, 1] (one value per sample).{hint} Targets: {_shapes(targets)}; outputs: "
+        f"{_shapes(outputs)}. Fix: give the target and the output the same shape (e.g. outputs[...][:, 0]), and "
+        "reduce any other axis inside loss()."
+    )
+
+
+def per_sample(target: tf.Tensor, output: tf.Tensor) -> Tuple[tf.Tensor, tf.Tensor]:
+    """A per-sample scalar ([B]) as [B, 1], so that a Keras metric counts each sample once.
+
+    Why: Keras' mean metrics (MeanAbsoluteError ...) reduce the last axis first; a [B] pair would give one value
+    per batch and be averaged per batch (an uneven last batch then weighs as much as a full one), and a [B]
+    target against a [B, 1] output would broadcast to [B, B].
+    """
+    if target.shape.rank == 1 and (output.shape.rank == 1 or (output.shape.rank == 2 and output.shape[1] == 1)):
+        target = target[:, tf.newaxis]
+    if output.shape.rank == 1 and target.shape.rank == 2 and target.shape[1] == 1:
+        output = output[:, tf.newaxis]
+    return target, output
+
+
+def _shape(shape: tf.TensorShape) -> str:
+    if shape.rank is None:
+        return "unknown"
+    return "[" + ", ".join("B" if d is None else str(d) for d in shape.as_list()) + "]"
+
+
+def _shapes(tensors: Tensors) -> str:
+    return ", ".join(f"{k} {_shape(v.shape)}" for k, v in tensors.items()) or "none"

@@ -1,0 +1,1 @@
+"""Regression on scikit-learn's diabetes data in one file: the minimal scenario (see `scenarios.minimal.scenario`)."""
