@@ -203,6 +203,8 @@ def tutorial_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return output_dir
 
 
+# for runs whose test does not look at best/ or export/: the two SavedModel exports are ~40% of a tiny run
+NO_EXPORTS = ("--trainer.export_best", "false", "--trainer.export_final", "false")
 SMALL_RUN_FLAGS = ("--trainer.epochs", "3", "--trainer.samples_per_epoch", "320", "--trainer.random_seed", "1")
 
 

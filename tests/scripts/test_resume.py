@@ -20,7 +20,7 @@ from typing import Dict, List
 import numpy as np
 import pytest
 
-from tests.conftest import REPO, cli, read_metrics, run, script, train, train_in_process
+from tests.conftest import NO_EXPORTS, REPO, cli, read_metrics, run, script, train, train_in_process
 from tfaip_core.model.variables import read_model_variables
 
 SEEDED = ["--trainer.random_seed", "11", "--trainer.samples_per_epoch", "480", "--trainer.progress_bar", "false"]
@@ -83,8 +83,8 @@ def test_sigkill_at_random_moments_then_resume_gives_the_uninterrupted_weights(t
 
 def test_resume_extends_a_finished_run_like_a_longer_run(tmp_path: Path) -> None:
     longer, extended = tmp_path / "longer", tmp_path / "extended"
-    train_in_process(longer, *SEEDED, "--trainer.epochs", "4")
-    train_in_process(extended, *SEEDED, "--trainer.epochs", "2")
+    train_in_process(longer, *SEEDED, *NO_EXPORTS, "--trainer.epochs", "4")
+    train_in_process(extended, *SEEDED, *NO_EXPORTS, "--trainer.epochs", "2")
     result = cli("tfaip-resume-training", str(extended), "--trainer.epochs", "4")
     assert result.returncode == 0, result.stderr
     assert_same_weights(longer, extended)
@@ -101,7 +101,7 @@ def test_resume_extends_a_finished_run_like_a_longer_run(tmp_path: Path) -> None
 
 def test_resume_refuses_changes_that_do_not_fit_the_checkpoint(tmp_path: Path) -> None:
     out = tmp_path / "run"
-    train_in_process(out, *SEEDED, "--trainer.epochs", "1")
+    train_in_process(out, *SEEDED, *NO_EXPORTS, "--trainer.epochs", "1")
     before = (out / "trainer_params.json").read_bytes()
     for flags, culprit in [
         (["--model.graph", "CNN"], "scenario.model.graph"),
@@ -173,7 +173,7 @@ def test_print_params_and_train_from_params_round_trip(tmp_path: Path) -> None:
 
 def test_a_corrupt_newest_checkpoint_is_reported_and_resume_falls_back(tmp_path: Path) -> None:
     out = tmp_path / "run"
-    train_in_process(out, *SEEDED, "--trainer.epochs", "2")
+    train_in_process(out, *SEEDED, *NO_EXPORTS, "--trainer.epochs", "2")
     newest = sorted((out / "checkpoint").iterdir())[-1]
     data = next(newest.glob("variables.data-*"))
     data.write_bytes(data.read_bytes()[: data.stat().st_size // 3])  # truncated, as by a full disk

@@ -12,6 +12,8 @@ from typing import List, Tuple
 
 import pytest
 
+from tests.conftest import NO_EXPORTS
+
 SMALL = ["--trainer.progress_bar", "false", "--train.limit", "192", "--val.limit", "64", "--trainer.epochs", "1"]
 
 
@@ -42,7 +44,9 @@ def test_evaluator_value_may_not_replace_a_metric(tmp_path: Path, capsys) -> Non
 
 def test_best_value_is_in_every_metrics_line_after_the_first_validated_epoch(tmp_path: Path, capsys) -> None:
     out = tmp_path / "run"
-    status, err = _train(capsys, "scenarios.tutorial", out, "--trainer.epochs", "5", "--trainer.val_every_n", "2")
+    status, err = _train(
+        capsys, "scenarios.tutorial", out, "--trainer.epochs", "5", "--trainer.val_every_n", "2", *NO_EXPORTS
+    )
     assert status == 0, err
     records = _metrics(out)
     assert [r["epoch"] for r in records] == [1, 2, 3, 4, 5]
@@ -57,7 +61,9 @@ def test_best_value_is_in_every_metrics_line_after_the_first_validated_epoch(tmp
 
 def test_samples_reach_the_evaluator_with_their_meta(tmp_path: Path, capsys) -> None:
     out = tmp_path / "run"
-    status, err = _train(capsys, "tests.trainer.loop_scenarios:MetaScenario", out, "--val.batch_size", "24")
+    status, err = _train(
+        capsys, "tests.trainer.loop_scenarios:MetaScenario", out, "--val.batch_size", "24", *NO_EXPORTS
+    )
     assert status == 0, err
     last = _metrics(out)[-1]
     assert last["val_distinct_ids"] == 64.0  # 64 samples in batches of 24, 24, 16: every id once

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 TINY = ["--train.limit", "64", "--train.batch_size", "32", "--val.limit", "32", "--trainer.progress_bar", "false"]
+TINY += ["--trainer.export_best", "false", "--trainer.export_final", "false"]  # no test here reads the models
 
 
 def train(output_dir: Path, *flags: str) -> int:
