@@ -4,19 +4,18 @@ The public API is re-exported here. Names are resolved lazily, so importing a pa
 (`from tfaip_core import DataBaseParams`) does not load TensorFlow.
 """
 
-from __future__ import annotations
-
-import importlib
-from typing import Any, Dict
+import importlib as _importlib
+import typing as _typing
 
 __version__ = "0.1.0"
 
-_EXPORTS: Dict[str, str] = {
+_EXPORTS: _typing.Dict[str, str] = {
     # errors
     "TfaipError": "tfaip_core.errors",
     "ConfigError": "tfaip_core.errors",
     "DataError": "tfaip_core.errors",
     "CheckpointError": "tfaip_core.errors",
+    "TrainingError": "tfaip_core.errors",
     # data
     "Sample": "tfaip_core.data.sample",
     "PipelineMode": "tfaip_core.data.sample",
@@ -58,14 +57,15 @@ _EXPORTS: Dict[str, str] = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> _typing.Any:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'tfaip_core' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    value = getattr(_importlib.import_module(module), name)
     globals()[name] = value
     return value
 
 
-def __dir__() -> list:
-    return sorted(list(globals()) + __all__)
+def __dir__() -> _typing.List[str]:
+    """The public API only (not the helpers of this module, nor the subpackages imported so far)."""
+    return sorted(__all__ + ["__version__"])

@@ -14,14 +14,16 @@ Example:
 
 from __future__ import annotations
 
-import itertools
 import json
+import os
+import traceback
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple
 
 import numpy as np
 import tensorflow as tf
 
+from tfaip_core.data.generator import shard_size, take_shard
 from tfaip_core.data.params import DataPipelineParams
 from tfaip_core.data.pipeline import ProcessorPipeline
 from tfaip_core.data.sample import PipelineMode, Sample
@@ -67,6 +69,8 @@ class DataPipeline:
         repeat: Shuffle and repeat forever (training). Defaults to False.
         seed: Seed of the shuffle and of the generator. Defaults to None (random).
         preload: Read a finite generator into memory once. Defaults to True.
+        shard: `(index, count)`: read only shard `index` of `count` of the source (`DataGenerator.generate_shard`;
+            a worker's part in multi-worker training). Defaults to (0, 1), everything.
     """
 
     def __init__(
@@ -80,6 +84,7 @@ class DataPipeline:
         repeat: bool = False,
         seed: Optional[int] = None,
         preload: bool = True,
+        shard: Tuple[int, int] = (0, 1),
     ) -> None:
         self.data = data
         self.mode = PipelineMode(mode)
@@ -89,8 +94,11 @@ class DataPipeline:
         self.repeat = repeat
         self.seed = seed
         self.preload = preload
-        #: Samples of one pass (None: unknown or endless); valid after `dataset()`.
+        self.shard = shard
+        #: Samples of one pass of this shard (None: unknown or endless); valid after `dataset()`.
         self.num_samples: Optional[int] = None
+        #: Samples of one pass of all shards together (None: unknown or endless); valid after `dataset()`.
+        self.total_samples: Optional[int] = None
         #: Whether the dataset is fed from in-memory tensors (its iterator can be checkpointed); after `dataset()`.
         self.from_tensors = False
         self._samples: Optional[Iterable[Sample]] = None  # raw samples given to `from_samples`
@@ -141,7 +149,8 @@ class DataPipeline:
         p = self.params
         processors = self._processors = self.data.pre_processors(self.mode, p)
         raw, size = self._raw_source()
-        self.num_samples = size
+        self.total_samples = size
+        self.num_samples = None if size is None else shard_size(size, *self.shard)
         if self.preload and size is not None:
             cached = list(raw())
             if not cached and self._samples is None:
@@ -166,24 +175,24 @@ class DataPipeline:
         return dataset
 
     def _raw_source(self) -> Tuple[Callable[[], Iterator[Sample]], Optional[int]]:
-        """A function giving one pass of raw samples (`limit` applied, ids added with meta), and the pass's size."""
-        limit = self.params.limit
+        """One pass of raw samples (`limit` and `shard` applied, ids added with meta), and the size of all shards."""
+        limit, (index, count) = self.params.limit, self.shard
         if self._samples is None:
             generator = self.data.generator(self.mode, self.params, self.seed)
             size = generator.size()
-            source: Callable[[], Iterable[Sample]] = generator.generate
-        elif isinstance(self._samples, Sequence):
-            given = self._samples
-            size, source = len(given), lambda: given
+            source: Callable[[], Iterable[Sample]] = lambda: generator.generate_shard(index, count, limit)  # noqa: E731
         else:
-            size, source = None, _once(iter(self._samples))
+            if isinstance(self._samples, Sequence):
+                given: Iterable[Sample] = self._samples
+                size, read = len(self._samples), lambda: given
+            else:
+                size, read = None, _once(iter(self._samples))
+            source = lambda: take_shard(read(), index, count, limit)  # noqa: E731
         if size is not None and limit > 0:
             size = min(size, limit)
 
         def one_pass() -> Iterator[Sample]:
-            samples: Iterable[Sample] = source()
-            if limit > 0:
-                samples = itertools.islice(samples, limit)
+            samples: Iterable[Sample] = _guarded(source, self.mode)
             return _with_ids(samples) if self.with_meta else iter(samples)
 
         return one_pass, size
@@ -329,7 +338,49 @@ def _select(sample: Sample, values: Any, specs: Specs, what: str) -> Dict[str, n
             f"Sample {sample.id or ''} lacks {what} {missing}; the data declares {sorted(specs)}. "
             "Fix: produce every declared tensor in the generator or a processor."
         )
-    return {k: np.asarray(values[k], dtype=s.dtype.as_numpy_dtype) for k, s in specs.items()}
+    selected = {}
+    for name, spec in specs.items():
+        declared = f"{what[:-1]} {name!r} of sample {sample.id or '(no id)'}"
+        spec_text = f"{what[:-1]}_specs() declares {_spec_text(spec)}"
+        try:
+            value = np.asarray(values[name], dtype=spec.dtype.as_numpy_dtype)
+        except (TypeError, ValueError) as e:
+            raise DataError(f"The {declared} cannot be read as {spec.dtype.name} ({e}); {spec_text}.") from None
+        if not spec.shape.is_compatible_with(value.shape):
+            raise DataError(
+                f"The {declared} has shape {list(value.shape)}, but {spec_text}. "
+                "Fix: make the generator (or a processor) produce that shape, or correct the spec."
+            )
+        selected[name] = value
+    return selected
+
+
+def _spec_text(spec: tf.TensorSpec) -> str:
+    if spec.shape.rank is None:
+        return f"any shape, {spec.dtype.name}"
+    return f"shape {[d for d in spec.shape.as_list()]} {spec.dtype.name}"
+
+
+def _guarded(source: Callable[[], Iterable[Sample]], mode: PipelineMode) -> Iterator[Sample]:
+    """The samples of `source()`; an exception of the scenario's generator becomes one `DataError` line.
+
+    Why: a traceback from inside tf.data hides which generator failed, where, and after which sample.
+    """
+    count, last = 0, None
+    try:
+        for sample in source():
+            count, last = count + 1, sample
+            yield sample
+    except (DataError, GeneratorExit):
+        raise
+    except Exception as e:
+        frames = [f for f in traceback.extract_tb(e.__traceback__) if f"{os.sep}tfaip_core{os.sep}" not in f.filename]
+        where = f" at {frames[-1].filename} line {frames[-1].lineno}" if frames else ""
+        after = f"after {count} samples" + (f" (the last: {last.id})" if last is not None and last.id else "")
+        raise DataError(
+            f"The {mode.value} data generator raised {type(e).__name__}: {' '.join(str(e).split())}{where}, {after}. "
+            "Fix: correct the generator (DataBase.create_generator)."
+        ) from e
 
 
 def _meta_json(sample: Sample) -> str:

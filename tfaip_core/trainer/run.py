@@ -11,7 +11,7 @@ import os
 from typing import TYPE_CHECKING, Optional, Type
 
 from tfaip_core.device.cluster import is_chief
-from tfaip_core.errors import ConfigError
+from tfaip_core.errors import ConfigError, TfaipError
 from tfaip_core.trainer.checkpoint_files import complete_checkpoints
 from tfaip_core.trainer.params import TrainerParams
 from tfaip_core.util.logging import logger, setup_logging
@@ -37,10 +37,18 @@ def train(scenario_cls: Type[ScenarioBase], params: TrainerParams, resume: bool 
     params.scenario.scenario_class = scenario_cls.class_path()
     params.validate()
     check_scenario_params(scenario_cls, params)
+    if params.dry_run:  # one small epoch and every export, in OUTPUT_DIR-dryrun (docs/export.md)
+        if resume:
+            raise ConfigError(
+                "--trainer.dry_run starts a new small run and cannot resume one; got it with a resume. "
+                "Fix: drop --trainer.dry_run, or run tfaip-train with it."
+            )
+        params = params.for_dry_run()
+        log.info("Dry run: 1 epoch on at most %d samples, every export, in %s", params.train.limit, params.output_dir)
     if not resume:
         params.current_epoch = 0
     run_dir = RunDirectory(params.output_dir or "", chief=is_chief(params.device))
-    run_dir.open(resume=resume, overwrite=params.overwrite and not resume)
+    run_dir.open(resume=resume, overwrite=params.overwrite and not resume, has_checkpoint=holds_checkpoint)
     handler: Optional[logging.Handler] = None
     try:
         if resume and run_dir.chief and not holds_checkpoint(run_dir.path):
@@ -52,6 +60,8 @@ def train(scenario_cls: Type[ScenarioBase], params: TrainerParams, resume: bool 
         trainer.run_dir = run_dir
         trainer.fit()
     except BaseException as error:
+        if handler is not None and isinstance(error, TfaipError):  # the console gets it once, from the program
+            handler.handle(log.makeRecord(log.name, logging.ERROR, __file__, 0, "%s", (error,), None))
         resumable = resume or holds_checkpoint(run_dir.path)
         if not resumable:  # a failed start: leave no half-started run, and nothing of anyone else's touched
             _remove_handler(handler)

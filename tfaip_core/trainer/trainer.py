@@ -20,13 +20,23 @@ import tensorflow as tf
 from tfaip_core.data.data_pipeline import DataPipeline, unbatch
 from tfaip_core.data.sample import PipelineMode, Sample
 from tfaip_core.device.cluster import is_chief
+from tfaip_core.device.distribution import (
+    broadcast_from_chief,
+    distribute,
+    layout_of,
+    per_replica_eval_params,
+    per_replica_params,
+    weights_fingerprint,
+)
 from tfaip_core.device.strategy import create_strategy
 from tfaip_core.errors import ConfigError, TrainingError
-from tfaip_core.export.saved_model import export_saved_model
+from tfaip_core.evaluator.summaries import SampleSummaries
+from tfaip_core.export.exporter import Exporter, Training, loss_function
 from tfaip_core.model.model_base import KerasModel, build_keras_model
 from tfaip_core.model.variables import MODEL_KEY, ModelVariables
 from tfaip_core.trainer.callbacks.base import Callback, CallbackList, Logs
-from tfaip_core.trainer.callbacks.best_model import BestModelCallback
+from tfaip_core.trainer.callbacks.best_model import BEST_FILE, BestModelCallback
+from tfaip_core.trainer.callbacks.lav import LavCallback
 from tfaip_core.trainer.callbacks.metrics_log import MetricsLogCallback
 from tfaip_core.trainer.callbacks.progress import ProgressCallback
 from tfaip_core.trainer.callbacks.tensorboard import TensorBoardCallback
@@ -35,6 +45,7 @@ from tfaip_core.trainer.ema import ExponentialMovingAverage, ema_rate
 from tfaip_core.trainer.model_errors import model_build_error
 from tfaip_core.trainer.monitor import BestValue, Monitor
 from tfaip_core.trainer.params import TrainerParams
+from tfaip_core.trainer.precision import precision_policy, with_loss_scaling
 from tfaip_core.trainer.schedule_params import total_training_steps
 from tfaip_core.trainer.scope import trainable_variables
 from tfaip_core.trainer.step import TrainStep, loss_term_names
@@ -47,7 +58,9 @@ if TYPE_CHECKING:
 
 log = logger("trainer")
 AUTO_STEPS_PER_EXECUTION = 16
+ARCHIVE_FILE = "export.zip"  # --export.archive: the final export with the run's logs
 BEST_STATE_KEY = "BestValue"  # the best monitored value's state among the callback states of a checkpoint
+STOPPED_STATE_KEY = "Stopped"  # whether early stopping ended the run, among the callback states of a checkpoint
 
 
 class Trainer:
@@ -59,7 +72,7 @@ class Trainer:
     """
 
     def __init__(self, params: TrainerParams, scenario: ScenarioBase):
-        self.params = params
+        self.params = params.for_dry_run() if params.dry_run else params  # tfaip-train applies it before
         self.scenario = scenario
         self.output_dir = os.path.abspath(params.output_dir or ".")
         self._run_dir: Optional[RunDirectory] = None
@@ -68,6 +81,7 @@ class Trainer:
         self.step_in_epoch = 0
         self.extra_callbacks: List[Callback] = []
         self.ema: Optional[ExponentialMovingAverage] = None
+        self.lav: Optional[LavCallback] = None  # LAV during training (--trainer.lav_every_n), made with the callbacks
 
     # ============================== the loop ==============================
     def fit(self) -> Logs:
@@ -83,7 +97,7 @@ class Trainer:
             logs: Logs = {}
             callbacks.on_train_begin()
             cleanup.enter_context(deferred_stops())  # Ctrl-C / SIGTERM stop at the check_stop() points below
-            while not self._finished():
+            while not self._finished() and not self.stop_training:  # stop_training: an early-stopped run resumed
                 epoch = p.current_epoch
                 callbacks.on_epoch_begin(epoch)
                 self.step.reset_metrics()
@@ -99,10 +113,14 @@ class Trainer:
                 p.current_epoch, self.step_in_epoch = epoch + 1, 0
                 logs = self.step.metric_logs()
                 logs["lr"] = self.current_learning_rate()
-                with self.averaged_weights():  # EMA weights (if on) for validation, early stopping and best model
-                    if (epoch + 1) % p.val_every_n == 0 or self._finished():
+                with self.averaged_weights():  # EMA weights (if on) for validation, LAV, early stopping and best model
+                    validated = p.val_every_n > 0 and ((epoch + 1) % p.val_every_n == 0 or self._finished())
+                    if validated:
                         logs.update(self.evaluate())
-                        self._check_monitor(logs)
+                    lav_ran = self.lav is not None and self.lav.due(epoch + 1, last=self._finished())
+                    if lav_ran:
+                        logs.update(self.lav.run(epoch + 1))  # the export's prediction graph on each LAV list
+                    self._check_monitor(logs, validated, lav_ran)
                     self.best.update(epoch + 1, logs)  # before the callbacks: they all see best_<monitor>
                     if self.best.value is not None:
                         logs[self.best.key] = self.best.value
@@ -113,7 +131,12 @@ class Trainer:
                     break
             if p.export_final:
                 self._export_final()
+            if self._best_is_last:
+                self._export_last_as_best()
             callbacks.on_train_end(logs)
+            if self.layout.workers > 1:  # the workers must agree; the line lets a user compare them
+                fingerprint = weights_fingerprint(self.keras_model.variables)
+                log.info("Worker %d of %d: weights SHA-256 %s", self.layout.worker, self.layout.workers, fingerprint)
             return logs
 
     def evaluate(self) -> Logs:
@@ -124,11 +147,14 @@ class Trainer:
         for inputs, targets, meta in self._val_dataset:
             outputs = self._eval_function(inputs, targets)
             check_stop()
-            for sample in self.data.post_process(_unbatch(self.strategy, inputs, targets, outputs, meta)):
+            samples = self.data.post_process(_unbatch(self.strategy, inputs, targets, outputs, meta))
+            for sample in samples:
                 self.evaluator.update_state(sample)
                 if printed < self.params.num_print_evaluate:
                     self.model.print_evaluate(sample, log.info)
                     printed += 1
+            self._val_summaries.add(samples)  # the model's extra TensorBoard outputs (kept only if it asks)
+        self._val_summaries.write(self.global_step)
         logs = {f"val_{k}": v for k, v in self.step.metric_logs().items()}
         for name, value in self.evaluator.result().items():
             key = f"val_{name}"
@@ -138,7 +164,7 @@ class Trainer:
                     f"one would silently replace the other. Fix: rename it in {type(self.evaluator).__name__}.result()."
                 )
             logs[key] = float(value)
-        return logs
+        return broadcast_from_chief(self.strategy, self.layout, logs)  # every worker decides as the chief
 
     # ============================== compiled steps ==============================
     def _compile(self) -> None:
@@ -178,6 +204,7 @@ class Trainer:
         p = self.params
         p.validate()
         keras.utils.clear_session()  # fresh layer names: variable paths are those of a new process
+        cleanup.enter_context(precision_policy(p.precision))  # restored after the run (Keras' policy is global)
         if p.random_seed is not None:
             keras.utils.set_random_seed(p.random_seed)
             random.seed(p.random_seed)
@@ -189,39 +216,56 @@ class Trainer:
             cleanup.callback(self.run_dir.close)
         self.output_dir = self.run_dir.output_dir
         self.strategy = create_strategy(p.device)
+        self.layout = layout = layout_of(self.strategy)
         self.data = self.scenario.create_data()
         self.model = self.scenario.create_model()
         self.evaluator = self.scenario.create_evaluator()
+        self._val_summaries = SampleSummaries(self.model, lambda: self.run_dir.tensorboard_dir("validation"))
+        cleanup.callback(self._val_summaries.close)
 
         train_pipeline = cleanup.enter_context(
             DataPipeline(
                 self.data,
                 PipelineMode.TRAINING,
-                p.train,
+                per_replica_params(p.train, layout.replicas, "--train"),  # --train.batch_size is global
                 repeat=True,
                 seed=p.random_seed,
                 preload=p.preload_data,
+                shard=(layout.worker, layout.workers),
             )
         )
-        val_pipeline = cleanup.enter_context(
-            DataPipeline(self.data, PipelineMode.EVALUATION, p.val, with_meta=True, preload=p.preload_data)
+        val_pipeline = cleanup.enter_context(  # not split between workers: each validates all (see device/)
+            DataPipeline(
+                self.data,
+                PipelineMode.EVALUATION,
+                per_replica_eval_params(p.val, layout.local_replicas),
+                with_meta=True,
+                preload=p.preload_data,
+            )
         )
         self._train_dataset = train_pipeline.dataset()
         val_ds = val_pipeline.dataset()
         self._train_from_tensors = train_pipeline.from_tensors
-        self.steps_per_epoch = self._compute_steps_per_epoch(train_pipeline.num_samples)
+        self.steps_per_epoch = self._compute_steps_per_epoch(train_pipeline.total_samples)
         self.steps_per_execution = p.steps_per_execution or min(AUTO_STEPS_PER_EXECUTION, self.steps_per_epoch)
         log.info(
-            "Training: %s samples a pass, %d steps per epoch",
-            "endless" if train_pipeline.num_samples is None else train_pipeline.num_samples,
+            "Training: %s samples a pass, %d steps per epoch; global batch %d (--train.batch_size) = %d per replica "
+            "x %d replica(s) on %d worker(s)",
+            "endless" if train_pipeline.total_samples is None else train_pipeline.total_samples,
             self.steps_per_epoch,
+            p.train.batch_size,
+            p.train.batch_size // layout.replicas,
+            layout.replicas,
+            layout.workers,
         )
 
         with self.strategy.scope():
             self.keras_model = self._build_model()
             self.trainable_variables = trainable_variables(self.keras_model, p.no_train_scope)
             total_steps = total_training_steps(self.steps_per_epoch, p.epochs, p.max_steps)
-            self.optimizer = p.optimizer.create(p.learning_rate.create(self.steps_per_epoch, total_steps))
+            self.optimizer = with_loss_scaling(
+                p.optimizer.create(p.learning_rate.create(self.steps_per_epoch, total_steps)), p.precision
+            )
             self.optimizer.build(self.trainable_variables)
             if p.calc_ema != 0:
                 self.ema = ExponentialMovingAverage(
@@ -238,15 +282,17 @@ class Trainer:
                 num_replicas=self.strategy.num_replicas_in_sync,
                 ema=self.ema,
             )
-        self._val_dataset = self.strategy.experimental_distribute_dataset(val_ds)
+        self._val_dataset = distribute(self.strategy, layout, val_ds) if layout.distributed else val_ds
         self._checkpoints = CheckpointStore(self.run_dir.checkpoint_dir, p.keep_checkpoint_max)
         self._checkpoint_frequency = p.checkpoint_frequency()
         self.monitor = Monitor(*self.model.monitor())
         self.best = BestValue(self.monitor)
+        self._best_is_last = self._monitor_never_validated()
         self._compile()
         frozen = len(self.keras_model.trainable_variables) - len(self.trainable_variables)
         n_params = sum(int(np.prod(v.shape)) for v in self.keras_model.variables)
         log.info("Model: %d variables (%d frozen), %d parameters", len(self.keras_model.variables), frozen, n_params)
+        self.exporter = self._create_exporter()
 
     def _build_model(self) -> KerasModel:
         """The scenario's graph wrapped and built; a bad layer argument is reported against its flag."""
@@ -259,6 +305,11 @@ class Trainer:
             raise error from e
 
     def _compute_steps_per_epoch(self, num_samples: Optional[int]) -> int:
+        """Steps that make one epoch: the samples of a pass (of all workers) over the global batch size.
+
+        `--train.batch_size` is the global batch (all replicas of all workers together), so the steps do not
+        depend on the number of replicas and each epoch consumes the samples of one pass.
+        """
         p = self.params
         samples = p.samples_per_epoch if p.samples_per_epoch > 0 else num_samples
         if not samples:
@@ -266,7 +317,7 @@ class Trainer:
                 "The training data has no known size (an endless generator, or lists mixed by --train.list_ratios). "
                 "Fix: set --trainer.samples_per_epoch N."
             )
-        global_batch = p.train.batch_size * self.strategy.num_replicas_in_sync
+        global_batch = p.train.batch_size
         rounding = math.floor if p.train.batch_drop_remainder else math.ceil
         batches = max(1, int(rounding(samples / global_batch)))
         return max(1, math.ceil(batches / p.train_accum_steps))
@@ -275,6 +326,13 @@ class Trainer:
         """The callbacks in their fixed order: progress/log → files → early stopping → best model."""
         callbacks: List[Callback] = [ProgressCallback(self.params.progress_bar), MetricsLogCallback()]
         callbacks.append(TensorBoardCallback())
+        if self.params.profile:
+            from tfaip_core.trainer.callbacks.profile import ProfileCallback
+
+            callbacks.append(ProfileCallback(self.params.profile_steps))
+        if self.params.lav_every_n > 0:  # run by the loop (before the best model is chosen), not at epoch end
+            self.lav = LavCallback(self.params.lav_every_n)
+            callbacks.append(self.lav)
         callbacks += self.extra_callbacks
         es = self.params.early_stopping
         if es.n_to_go > 0 or es.lower_threshold is not None or es.upper_threshold is not None:
@@ -284,14 +342,28 @@ class Trainer:
         callbacks.append(BestModelCallback(self.best, export=self.params.export_best))
         return callbacks
 
-    def _check_monitor(self, logs: Logs) -> None:
-        """The monitored value must exist after validation; otherwise best model and early stopping never act."""
-        if self.monitor.name not in logs:
+    def _check_monitor(self, logs: Logs, validated: bool, lav_ran: bool) -> None:
+        """The monitored value must exist after its source ran (validation, or LAV for `lav_*`); otherwise best
+        model and early stopping never act."""
+        if (lav_ran if self.monitor.name.startswith("lav_") else validated) and self.monitor.name not in logs:
             raise ConfigError(
                 f"{type(self.model).__name__}.monitor() names {self.monitor.name!r}, but a validated epoch has no "
-                f"such value; the values are: {', '.join(sorted(logs))}. Fix: return one of the val_* names from "
-                "monitor(), e.g. ('val_loss', 'min')."
+                f"such value; the values are: {', '.join(sorted(logs))}. Fix: return one of the val_* (or, with "
+                "LAV, lav_l0_*) names from monitor(), e.g. ('val_loss', 'min')."
             )
+
+    def _monitor_never_validated(self) -> bool:
+        """Whether no epoch can have the monitored value because validation is off: then best/ is the last model."""
+        name, p = self.monitor.name, self.params
+        if name.startswith("lav_") and p.lav_every_n == 0:
+            raise ConfigError(
+                f"{type(self.model).__name__}.monitor() names {name!r}, a LAV value, but LAV is off. "
+                "Fix: pass --trainer.lav_every_n N (e.g. 1)."
+            )
+        if name.startswith("val_") and p.val_every_n == 0:
+            log.info("Validation is off (--trainer.val_every_n 0): no epoch has %s; best/ will be the last model", name)
+            return True
+        return False
 
     # ============================== checkpoints and resume ==============================
     def _tf_checkpoint(self) -> tf.train.Checkpoint:
@@ -307,14 +379,14 @@ class Trainer:
         self.callbacks = callbacks
         # The iterator's position (incl. the shuffle buffer) is checkpointed where tf.data supports it;
         # otherwise the resumed run skips the batches already consumed.
-        self._iterator_checkpointable = self._train_from_tensors and self.strategy.num_replicas_in_sync == 1
+        self._iterator_checkpointable = self._train_from_tensors and not self.layout.distributed
         self._train_iterator = iter(self._train_dataset) if self._iterator_checkpointable else None
         # non-chief workers save to their scratch directory but resume from the chief's checkpoints
         restore_from = CheckpointStore(self.run_dir.restore_checkpoint_dir, self.params.keep_checkpoint_max)
         state = restore_from.restore_latest(self._tf_checkpoint())
         if state is None:
             if not self._iterator_checkpointable:
-                self._train_iterator = iter(self.strategy.experimental_distribute_dataset(self._train_dataset))
+                self._train_iterator = self._train_input(skip=0)
             if self.params.warmstart.model:  # a fresh run only: resuming ignores warm start
                 from tfaip_core.trainer.warmstart import warmstart
 
@@ -323,15 +395,27 @@ class Trainer:
             return
         self.params.current_epoch = int(state["epoch"])
         self.step_in_epoch = int(state.get("step_in_epoch", 0))
-        if not self._iterator_checkpointable:
-            consumed = int(state["step"]) * self.params.train_accum_steps
-            self._train_iterator = iter(
-                self.strategy.experimental_distribute_dataset(self._train_dataset.skip(consumed))
-            )
+        if not self._iterator_checkpointable:  # each step took accum batches per replica of this worker
+            consumed = int(state["step"]) * self.params.train_accum_steps * self.layout.local_replicas
+            self._train_iterator = self._train_input(skip=consumed)
         states = state.get("callbacks", {})
         callbacks.set_state(states)
         self.best.set_state(states.get(BEST_STATE_KEY, {}))
         self._start_step = self.global_step
+        self.stop_training = bool(states.get(STOPPED_STATE_KEY, {}).get("stopped", False))
+        if self.stop_training or self._finished():
+            how = "early stopping ended it" if self.stop_training else "it reached its last epoch or step"
+            further = "none (it stopped early)" if self.stop_training else "resume with a larger --trainer.epochs"
+            log.info(
+                "The run in %s has already finished (%s; %d epochs, global step %d): nothing to train. To train "
+                "further: %s.",
+                self.output_dir,
+                how,
+                self.params.current_epoch,
+                self.global_step,
+                further,
+            )
+            return
         log.info(
             "Resuming at epoch %d (+%d steps), global step %d",
             self.params.current_epoch + 1,
@@ -339,10 +423,16 @@ class Trainer:
             self.global_step,
         )
 
+    def _train_input(self, skip: int) -> Iterator[Any]:
+        """An iterator over this worker's training batches without the first `skip`, fed to its replicas in turn."""
+        dataset = self._train_dataset.skip(skip) if skip else self._train_dataset
+        return iter(distribute(self.strategy, self.layout, dataset) if self.layout.distributed else dataset)
+
     def save_checkpoint(self) -> str:
         """Write the resume state (raw weights, optimizer, EMA, data position, callback states) atomically."""
         states = self.callbacks.get_state()
         states[BEST_STATE_KEY] = self.best.get_state()
+        states[STOPPED_STATE_KEY] = {"stopped": self.stop_training}  # early stopped: a resume trains nothing
         state = {
             "epoch": self.params.current_epoch,
             "step_in_epoch": self.step_in_epoch,
@@ -370,7 +460,21 @@ class Trainer:
             log.info("No step was trained in this run; %s is left as it is", self.run_dir.export_dir)
             return
         with self.averaged_weights():
-            self.export(self.run_dir.export_dir)
+            self.export(self.run_dir.export_dir, extras=True)
+        if self.params.export.archive:
+            run_files = {"metrics.jsonl": self.run_dir.metrics_file, "train.log": self.run_dir.log_file}
+            self.exporter.archive(self.run_dir.export_dir, self.run_dir.file(ARCHIVE_FILE), run_files)
+
+    def _export_last_as_best(self) -> None:
+        """Validation is off: best/ is the model after the last epoch (EMA weights if on); best.json says why."""
+        if not self.params.export_best or self.global_step == self._start_step:
+            return
+        epoch = self.params.current_epoch
+        reason = "validation is off (--trainer.val_every_n 0): the last epoch"
+        with self.averaged_weights():
+            record = {"monitor": self.monitor.name, "value": None, "epoch": epoch, "reason": reason}
+            self.export(self.run_dir.best_dir, extra_files={BEST_FILE: record})
+        log.info("Best model: the model of the last epoch (%d), as validation is off", epoch)
 
     def _stop_on_non_finite_loss(self, epoch: int) -> None:
         newest = self._checkpoints.complete()
@@ -379,8 +483,7 @@ class Trainer:
             f"{self.global_step}); training stopped. Last good checkpoint: {newest[-1] if newest else 'none'}. "
             "Fix: lower --learning_rate.lr, clip gradients (--optimizer.clip_global_norm), or check the data."
         )
-        log.error("%s", error)
-        raise error
+        raise error  # one message: the program prints it (and run.py writes it to train.log)
 
     # ============================== helpers ==============================
     def _finished(self) -> bool:
@@ -429,12 +532,28 @@ class Trainer:
     def params_dict(self) -> Dict[str, Any]:
         return self.params.to_dict()  # type: ignore[attr-defined]
 
-    def export(self, path: str, extra_files: Optional[Dict[str, Any]] = None) -> None:
-        """Write the current model as a SavedModel (plus params JSON) to `path`."""
-        export_saved_model(
-            path, self.keras_model, self.model, self.data.input_specs(), self.params_dict(), extra_files=extra_files
+    def export(self, path: str, extra_files: Optional[Dict[str, Any]] = None, extras: bool = False) -> None:
+        """Write the current model as a serving SavedModel (plus params JSON and resources) to `path`.
+
+        `extras`: also what --export.* asks for (TFLite, trainable), as the final export does.
+        """
+        self.exporter.params = self.params_dict()
+        self.exporter.export(path, extra_files=extra_files, extras=extras)
+
+    def _create_exporter(self) -> Exporter:
+        """The one exporter of this run's model; the trainable export gets the optimizer and the loss of one replica."""
+        one_replica = TrainStep(self.keras_model, self.model, self.optimizer, self.trainable_variables, ["loss"])
+        training = Training(self.optimizer, self.trainable_variables, loss_function(one_replica.loss))
+        return Exporter(
+            self.keras_model,
+            self.model,
+            self.data,
+            self.params_dict(),
+            self.params.scenario,
+            self.params.export,
+            self.params.val,
+            training,
         )
-        log.info("Exported the model to %s", path)
 
 
 def _unbatch(strategy: tf.distribute.Strategy, inputs: Any, targets: Any, outputs: Any, meta: Any) -> List[Sample]:

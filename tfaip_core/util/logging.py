@@ -14,6 +14,7 @@ from typing import Iterator, Optional, TextIO
 
 LOGGER_NAME = "tfaip_core"
 _FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+FILE_LEVEL = logging.INFO  # the least a log file records, whatever TFAIP_LOG_LEVEL says for the console
 
 
 def logger(name: Optional[str] = None) -> logging.Logger:
@@ -51,16 +52,21 @@ class CurrentStderrHandler(logging.StreamHandler):
 def setup_logging(log_file: Optional[str] = None) -> None:
     """Print the `tfaip_core` logger to stderr and, if given, append it to `log_file`.
 
-    Idempotent: calling it again only adds a file handler for a new file.
+    `TFAIP_LOG_LEVEL` sets the console's level; log files record at least `FILE_LEVEL` (info), so that a quiet
+    console does not leave an empty `train.log`. Idempotent: calling it again only adds a file handler for a new
+    file (and applies the current `TFAIP_LOG_LEVEL`).
     """
     root = logger()
-    root.setLevel(log_level())
+    level = log_level()
+    root.setLevel(min(level, FILE_LEVEL))  # TFAIP_LOG_LEVEL quiets the console, never empties a run's train.log
     root.propagate = False
     formatter = logging.Formatter(_FORMAT)
-    if not any(isinstance(h, CurrentStderrHandler) for h in root.handlers):
+    console = next((h for h in root.handlers if isinstance(h, CurrentStderrHandler)), None)
+    if console is None:
         console = CurrentStderrHandler()
         console.setFormatter(formatter)
         root.addHandler(console)
+    console.setLevel(level)
     if log_file:
         path = os.path.abspath(log_file)
         if not any(getattr(h, "baseFilename", None) == path for h in root.handlers):

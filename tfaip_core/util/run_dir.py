@@ -22,7 +22,7 @@ import stat
 import tempfile
 import time
 from types import TracebackType
-from typing import IO, Any, Callable, List, Optional, Set, Type, TypeVar
+from typing import IO, Any, Callable, List, Optional, Sequence, Set, Type, TypeVar
 
 from tfaip_core.errors import ConfigError
 from tfaip_core.util.io import append_line as append_line_nofollow
@@ -151,7 +151,7 @@ class RunDirectory:
         return self._no_link(path, lambda: open_append_nofollow(path))
 
     # ============================== lifecycle ==============================
-    def open(self, *, resume: bool, overwrite: bool) -> None:
+    def open(self, *, resume: bool, overwrite: bool, has_checkpoint: Optional[Callable[[str], bool]] = None) -> None:
         """Take the lock and apply the run-directory policy (on the chief; elsewhere make the scratch directory).
 
         A fresh run (`resume` False) refuses a directory that holds a run unless `overwrite`, which
@@ -160,6 +160,11 @@ class RunDirectory:
         directory without a run is then treated like a fresh one (as `__enter__` and an embedded
         `Trainer` use it). Either way, an existing entry at a name the run writes that is not the
         framework's is refused.
+
+        With `has_checkpoint` (a test of the directory), a fresh run treats a run that stopped before its
+        first checkpoint and export (killed, or out of memory) as no run: it replaces that run's files, as
+        its manifest lists them, except `train.log`, which it appends to. Re-running the same command then
+        just works, and the log of the failed attempt stays.
 
         Raises:
             ConfigError: the directory cannot be made or written, is in use by another process (its PID
@@ -177,7 +182,7 @@ class RunDirectory:
         self._lock()
         try:
             self._preexisting = set(os.listdir(self.path)) - ({LOCK_FILE} if self._lock_created else set())
-            self._apply_policy(resume, overwrite)
+            self._apply_policy(resume, overwrite, has_checkpoint)
         except BaseException:
             self._rollback_open()
             raise
@@ -239,7 +244,7 @@ class RunDirectory:
         return list(self._owned)
 
     # ============================== the policy ==============================
-    def _apply_policy(self, resume: bool, overwrite: bool) -> None:
+    def _apply_policy(self, resume: bool, overwrite: bool, has_checkpoint: Optional[Callable[[str], bool]]) -> None:
         manifest = self._read_manifest()
         links = [n for n in standard_entries() if is_link(os.path.join(self.path, n))]
         if links:
@@ -257,6 +262,8 @@ class RunDirectory:
                 self._owned = [n for n in standard_entries() if os.path.lexists(os.path.join(self.path, n))]
                 log.info("Recording the files of the run in %s in %s", self.path, MANIFEST_FILE)
                 self._save_manifest()
+        elif holds_run and manifest is not None and not overwrite and self._never_checkpointed(has_checkpoint):
+            self._remove_previous_run(manifest, keep=[LOG_FILE])
         elif holds_run and not overwrite:
             raise ConfigError(
                 f"--trainer.output_dir {self.output_dir} already holds a run. Fix: continue it with "
@@ -280,16 +287,30 @@ class RunDirectory:
                 "Fix: move it away, or choose another --trainer.output_dir."
             )
 
-    def _remove_previous_run(self, manifest: List[str]) -> None:
-        removed = [n for n in manifest if os.path.lexists(os.path.join(self.path, n))]
-        log.info(
-            "--trainer.overwrite: removing the previous run's %s in %s (other files stay)",
-            ", ".join(removed) or "(nothing left)",
-            self.path,
-        )
+    def _never_checkpointed(self, has_checkpoint: Optional[Callable[[str], bool]]) -> bool:
+        """Whether the run here stopped before its first checkpoint and before any exported model."""
+        if has_checkpoint is None or has_checkpoint(self.path):
+            return False
+        return not any(os.path.lexists(os.path.join(self.path, n)) for n in (BEST_DIR, EXPORT_DIR))
+
+    def _remove_previous_run(self, manifest: List[str], keep: Sequence[str] = ()) -> None:
+        removed = [n for n in manifest if os.path.lexists(os.path.join(self.path, n)) and n not in keep]
+        if keep:
+            log.info(
+                "%s holds a run that stopped before its first checkpoint: starting again (%s removed, %s kept)",
+                self.path,
+                ", ".join(removed) or "nothing",
+                ", ".join(keep),
+            )
+        else:
+            log.info(
+                "--trainer.overwrite: removing the previous run's %s in %s (other files stay)",
+                ", ".join(removed) or "(nothing left)",
+                self.path,
+            )
         for name in removed:
             _remove_entry(os.path.join(self.path, name))
-        self._owned = []
+        self._owned = [n for n in manifest if n in keep and os.path.lexists(os.path.join(self.path, n))]
         self._preexisting -= set(removed)
         self._save_manifest()
 

@@ -1,23 +1,37 @@
-"""Progress bar during an epoch and one log line after it."""
+"""Progress bar during an epoch (on a terminal only), one log line after it, and a summary at the end."""
 
 from __future__ import annotations
 
-from typing import Optional
+import os
+import sys
+import time
+from typing import List, Optional
 
 import keras
 
 from tfaip_core.trainer.callbacks.base import Callback, Logs
 from tfaip_core.util.logging import logger
+from tfaip_core.util.run_dir import BEST_DIR, EXPORT_DIR
 
 log = logger("trainer")
 
 
 class ProgressCallback(Callback):
-    """Shows a Keras progress bar (if enabled) and logs each epoch's values."""
+    """Shows a Keras progress bar (if enabled and stdout is a terminal), logs each epoch's values and a summary.
+
+    Why only on a terminal: redirected to a file or a CI log, the bar's `\\r` redraws and ANSI codes are
+    noise; the epoch's log line says the same once.
+    """
 
     def __init__(self, show_bar: bool):
-        self.show_bar = show_bar
+        self.show_bar = show_bar and _is_terminal()
         self._bar: Optional[keras.utils.Progbar] = None
+        self._start = time.monotonic()
+        self._start_step = 0
+
+    def on_train_begin(self, logs: Optional[Logs] = None) -> None:
+        self._start = time.monotonic()
+        self._start_step = self.trainer.global_step
 
     def on_epoch_begin(self, epoch: int, logs: Optional[Logs] = None) -> None:
         t = self.trainer
@@ -35,6 +49,28 @@ class ProgressCallback(Callback):
     def on_epoch_end(self, epoch: int, logs: Logs) -> None:
         text = " - ".join(f"{k}: {_fmt(v)}" for k, v in logs.items())
         log.info("Epoch %d/%d: %s", epoch + 1, self.trainer.params.epochs, text)
+
+    def on_train_end(self, logs: Optional[Logs] = None) -> None:
+        log.info("%s", self.summary())
+
+    def summary(self) -> str:
+        """One line: how far the run got, how long it took, the best value and where the models are."""
+        t = self.trainer
+        steps = t.global_step - self._start_step
+        parts: List[str] = [
+            f"Done: epoch {t.params.current_epoch}/{t.params.epochs}, global step {t.global_step} "
+            f"({steps} trained in {time.monotonic() - self._start:.1f} s)"
+        ]
+        if t.best.value is not None:
+            parts.append(f"best {t.monitor.name} {_fmt(t.best.value)} at epoch {t.best.epoch}")
+        models = [os.path.join(t.output_dir, d) for d in (BEST_DIR, EXPORT_DIR)]
+        existing = [m for m in models if os.path.isdir(m)]
+        parts.append(f"models: {', '.join(existing)}" if existing else "no exported model")
+        return "; ".join(parts)
+
+
+def _is_terminal() -> bool:
+    return hasattr(sys.stdout, "isatty") and sys.stdout.isatty()
 
 
 def _fmt(value: float) -> str:
