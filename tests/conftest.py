@@ -47,6 +47,9 @@ PROGRAMS: Dict[str, str] = {
     "tfaip-resume-training": "tfaip_core.scripts.resume_training",
     "tfaip-train-from-params": "tfaip_core.scripts.train_from_params",
     "tfaip-benchmark-input-pipeline": "tfaip_core.scripts.benchmark_input_pipeline",
+    "tfaip-export": "tfaip_core.scripts.export",
+    "tfaip-lav": "tfaip_core.scripts.lav",
+    "tfaip-predict": "tfaip_core.scripts.predict",
 }
 
 

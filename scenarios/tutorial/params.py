@@ -32,6 +32,14 @@ class TutorialDataParams(DataBaseParams):
         default=0.2,
         metadata=pai_meta(help="Share of the digits held out for validation (digits only). Defaults to 0.2."),
     )
+    files: List[str] = field(
+        default_factory=list,
+        metadata=pai_meta(
+            help="Digit files to predict (tfaip-predict, Predictor.predict): .png or other images (grayscale, raw "
+            "pixel values as the dataset stores them), .npy (the raw pixel array) or .npz (arrays img and "
+            "optionally gt). Empty: the validation split. Training and validation never read them. Defaults to []."
+        ),
+    )
 
 
 @pai_dataclass

@@ -16,10 +16,13 @@ MNIST / Fashion-MNIST (downloaded once through keras.datasets): `--data.dataset 
 
 from __future__ import annotations
 
+from typing import List
+
 from scenarios.tutorial.data import PIXEL_MAX, TutorialData
-from scenarios.tutorial.model import TutorialEvaluator, TutorialModel
+from scenarios.tutorial.model import MajorityClassVoter, TutorialEvaluator, TutorialModel
 from scenarios.tutorial.params import TutorialScenarioParams
-from tfaip_core import ScenarioBase, TrainerParams
+from tfaip_core import DataPipelineParams, ScenarioBase, TrainerParams
+from tfaip_core.scenario.list_file import lav_list_pipelines
 
 
 class TutorialScenario(ScenarioBase[TutorialScenarioParams]):
@@ -38,3 +41,11 @@ class TutorialScenario(ScenarioBase[TutorialScenarioParams]):
 
     def create_model(self) -> TutorialModel:
         return TutorialModel(self.params.model, pixel_max=PIXEL_MAX[self.params.data.dataset])
+
+    def lav_pipelines(self, trainer_params: TrainerParams) -> List[DataPipelineParams]:
+        """LAV on the validation split, or on each `--lav.lists` list of digit files (.npz with img and gt)."""
+        return lav_list_pipelines(trainer_params)
+
+    def create_voter(self) -> MajorityClassVoter:
+        """tfaip-predict with several models: majority vote of the classes."""
+        return MajorityClassVoter()

@@ -1,4 +1,4 @@
-"""Parameters of list-file data: the lists of a pipeline (`--train.lists`, `--val.lists`) and `--lav.lists`.
+"""Parameters of list-file data: the lists of a pipeline (`--train.lists`, `--val.lists`).
 
 TensorFlow-free (read when flags are parsed). This module defines paiargparse dataclasses: it must not use
 `from __future__ import annotations`.
@@ -50,41 +50,11 @@ class ListsPipelineParams(DataPipelineParams):
 
 @pai_dataclass
 @dataclass
-class LavParams:
-    """The lists of a "load and validate" run (`--lav.lists`); refused until LAV exists."""
-
-    lists: List[str] = field(
-        default_factory=list,
-        metadata=pai_meta(
-            help="List files to load and validate after training (same format as --val.lists). Not available "
-            "yet: a run refuses a non-empty value. Defaults to [] (the validation lists)."
-        ),
-    )
-
-    def validate(self) -> None:
-        """Raise `ConfigError` for a non-empty `--lav.lists`: LAV is not implemented, so it could not take effect."""
-        if self.lists:
-            raise ConfigError(
-                f"--lav.lists is not available yet: load-and-validate (LAV) is not implemented, so the lists would "
-                f"be ignored; got {list(self.lists)}. Fix: drop --lav.lists (the validation lists, --val.lists, "
-                "are validated after every epoch)."
-            )
-
-
-@pai_dataclass
-@dataclass
 class ListFileDataParams(DataBaseParams):
-    """Data parameters of a list-file scenario (`--data.*`, and `--lav.lists`); scenarios subclass it."""
+    """Data parameters of a list-file scenario (`--data.*`); scenarios subclass it.
 
-    lav: LavParams = field(
-        default_factory=LavParams,
-        metadata=pai_meta(mode="flat", fix_dc=True, help="The lists to load and validate (--lav.lists)."),
-    )
-
-    def validate(self) -> None:
-        """Raise `ConfigError` naming the first field that cannot work (`TrainerParams.validate` calls it)."""
-        super().validate()
-        self.lav.validate()
+    The LAV lists are `--lav.lists` (`tfaip_core.lav.params.LavParams`, a part of `TrainerParams`).
+    """
 
 
 def validate_lists(pipeline: ListsPipelineParams, flag: str) -> None:

@@ -15,9 +15,9 @@ Flags (a `ListFileScenario` adds them to every run):
   each training sample comes from list i with probability R_i / sum(R). Without ratios the lists are
   simply concatenated (each list contributes in proportion to its size, every entry once an epoch).
 * `--val.lists FILE ...` the validation lists, read in list order.
-* `--lav.lists FILE ...` the lists for a "load and validate" run; empty means the validation lists
-  (`lav_lists(trainer_params)` resolves it). LAV is not implemented yet, so a run refuses a non-empty value
-  (`ListFileDataParams.validate`).
+* `--lav.lists FILE ...` the lists of "load and validate" (LAV, `--trainer.lav_every_n`, `tfaip-lav`), each
+  validated and reported on its own (`lav_l0_*`, `lav_l1_*` ...); empty means the validation lists
+  (`lav_list_pipelines(trainer_params)` resolves it).
 
 Every listed file is checked before training starts; a missing list file or listed file is a
 `DataError` naming the list file and line number.
@@ -39,7 +39,6 @@ from typing import Dict, List, Optional, Tuple, TypeVar
 
 from tfaip_core.data.data_base import DataBase
 from tfaip_core.data.list_file_params import (
-    LavParams,
     ListFileDataParams,
     ListsPipelineParams,
     as_lists_pipeline,
@@ -57,6 +56,7 @@ from tfaip_core.data.list_reading import (
 from tfaip_core.data.params import DataPipelineParams
 from tfaip_core.data.sample import PipelineMode, Sample
 from tfaip_core.errors import ConfigError
+from tfaip_core.lav.params import LavParams
 from tfaip_core.scenario.list_file_params import ListFileScenarioParams
 from tfaip_core.scenario.scenario_base import ScenarioBase
 from tfaip_core.trainer.params import TrainerParams
@@ -73,8 +73,8 @@ __all__ = [
     "ListFileScenarioParams",
     "ListsPipelineParams",
     "as_lists_pipeline",
+    "lav_list_pipelines",
     "lav_lists",
-    "lav_pipeline_params",
     "lists_flag",
     "read_list_file",
     "read_lists",
@@ -85,19 +85,22 @@ log = logger("data")
 
 
 def lav_lists(trainer_params: TrainerParams) -> List[str]:
-    """The list files of the "load and validate" run: `--lav.lists`, or else the validation lists (`--val.lists`)."""
-    lav = getattr(getattr(trainer_params.scenario.data, "lav", None), "lists", None)
-    if lav:
-        return list(lav)
-    return list(getattr(trainer_params.val, "lists", None) or [])
+    """The list files LAV reads: `--lav.lists`, or else the validation lists (`--val.lists`)."""
+    return list(trainer_params.lav.lists or getattr(trainer_params.val, "lists", None) or [])
 
 
-def lav_pipeline_params(trainer_params: TrainerParams) -> ListsPipelineParams:
-    """The validation pipeline (`--val.*`) reading the LAV lists instead; pass it with `PipelineMode.EVALUATION`."""
-    pipeline = as_lists_pipeline(copy.deepcopy(trainer_params.val))
-    pipeline.lists = lav_lists(trainer_params)
-    pipeline.list_ratios = []
-    return pipeline
+def lav_list_pipelines(trainer_params: TrainerParams) -> List[DataPipelineParams]:
+    """The LAV pipelines: one per `--lav.lists` file (the validation pipeline `--val.*` reading that list instead,
+    for `PipelineMode.EVALUATION`), or else the validation pipeline itself."""
+    if not trainer_params.lav.lists:
+        return [trainer_params.val]
+    pipelines: List[DataPipelineParams] = []
+    for list_file in trainer_params.lav.lists:
+        pipeline = as_lists_pipeline(copy.deepcopy(trainer_params.val))
+        pipeline.lists = [list_file]
+        pipeline.list_ratios = []
+        pipelines.append(pipeline)
+    return pipelines
 
 
 # ============================== the data ==============================
@@ -175,3 +178,7 @@ class ListFileScenario(ScenarioBase[TSP]):
         params.train = as_lists_pipeline(params.train)
         params.val = as_lists_pipeline(params.val)
         return params
+
+    def lav_pipelines(self, trainer_params: TrainerParams) -> List[DataPipelineParams]:
+        """One evaluation pipeline per `--lav.lists` file, or the validation lists."""
+        return lav_list_pipelines(trainer_params)

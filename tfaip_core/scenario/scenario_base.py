@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar, Generic, Type, TypeVar
+from typing import TYPE_CHECKING, ClassVar, Generic, List, Sequence, Type, TypeVar
 
 from tfaip_core.data.data_base import DataBase
+from tfaip_core.data.params import DataPipelineParams
+from tfaip_core.errors import ConfigError
 from tfaip_core.evaluator.evaluator_base import EvaluatorBase
+from tfaip_core.lav.lav import LAV, PredictFn
+from tfaip_core.lav.params import LavParams
 from tfaip_core.model.model_base import ModelBase
+from tfaip_core.predict.params import PredictorParams
+from tfaip_core.predict.predictor import MultiModelPredictor, Predictor
+from tfaip_core.predict.voter import AverageVoter, Voter
 from tfaip_core.scenario.params import ScenarioBaseParams
 
 if TYPE_CHECKING:
@@ -70,3 +77,43 @@ class ScenarioBase(Generic[TSP]):
         from tfaip_core.trainer.trainer import Trainer
 
         return Trainer(trainer_params, self)
+
+    # ------------------------------------------------------------------ LAV and prediction
+    def lav_pipelines(self, trainer_params: TrainerParams) -> List[DataPipelineParams]:
+        """The evaluation pipeline of each LAV list (`lav_l0`, `lav_l1` ...): by default the validation data.
+
+        Scenarios that read list files (`ListFileScenario`, the tutorial) override it to give one pipeline per
+        `--lav.lists` entry.
+
+        Raises:
+            ConfigError: `--lav.lists` is set, but this scenario reads no list files.
+        """
+        if trainer_params.lav.lists:
+            raise ConfigError(
+                f"--lav.lists: the scenario {type(self).__name__} reads no list files, so the lists would be ignored; "
+                f"got {list(trainer_params.lav.lists)}. Fix: drop --lav.lists (LAV then runs on the validation "
+                "data, --val.*)."
+            )
+        return [trainer_params.val]
+
+    def create_lav(self, predict_fn: PredictFn, params: LavParams) -> LAV:
+        """A LAV runner of this scenario's data, model and evaluator around `predict_fn` (batch -> outputs)."""
+        return LAV(self.create_data(), self.create_model(), self.create_evaluator(), predict_fn, params)
+
+    def create_voter(self) -> Voter:
+        """How a `MultiModelPredictor` combines several models' predictions. Defaults to `AverageVoter`."""
+        return AverageVoter()
+
+    def create_predictor(self, model_dir: str, params: PredictorParams) -> Predictor:
+        """A `Predictor` of the export (or `.zip` archive) `model_dir` of this scenario.
+
+        Example (`tfaip_core.scenario.exported` rebuilds the scenario from the export):
+            with exported_scenario("run/best") as exported:
+                with exported.scenario().create_predictor(exported.directory, PredictorParams()) as predictor:
+                    samples = list(predictor.predict())
+        """
+        return Predictor(model_dir, self.create_data(), params)
+
+    def create_multi_predictor(self, model_dirs: Sequence[str], params: PredictorParams) -> MultiModelPredictor:
+        """A `MultiModelPredictor` of several exports of this scenario, combined by `create_voter()`."""
+        return MultiModelPredictor(model_dirs, self.create_data(), params, self.create_voter())
