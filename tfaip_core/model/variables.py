@@ -13,6 +13,8 @@ import numpy as np
 import tensorflow as tf
 from tensorflow.core.protobuf import trackable_object_graph_pb2
 
+from tfaip_core.errors import CheckpointError
+
 MODEL_KEY = "model_variables"
 _OBJECT_GRAPH_KEY = "_CHECKPOINTABLE_OBJECT_GRAPH"
 
@@ -85,3 +87,32 @@ def read_model_variables(prefix: str) -> Dict[str, np.ndarray]:
     reader = tf.train.load_checkpoint(prefix)
     keys = model_variable_keys(reader) or {}
     return {path: reader.get_tensor(key) for path, key in keys.items()}
+
+
+RNG_STATE_NAME = "seed_generator_state"
+
+
+def is_rng_state(path: str) -> bool:
+    """Whether the variable at Keras `path` is a random generator's state (not a weight: never loaded or saved)."""
+    return path.rsplit("/", 1)[-1] == RNG_STATE_NAME
+
+
+def assign_model_variables(model: Any, values: Dict[str, np.ndarray], source: str) -> None:
+    """Set every variable of the Keras `model` to `values[variable.path]` (read with `read_model_variables`).
+
+    All weights must match: the same paths and shapes (random generator states are left as they are).
+
+    Raises:
+        CheckpointError: a variable is missing from `values`, left over in it, or of another shape.
+    """
+    ours = {path: v for path, v in ModelVariables(model).by_path.items() if not is_rng_state(path)}
+    theirs = {path: v for path, v in values.items() if not is_rng_state(path)}
+    missing, extra = sorted(set(ours) - set(theirs)), sorted(set(theirs) - set(ours))
+    wrong = sorted(p for p in set(ours) & set(theirs) if tuple(ours[p].shape) != tuple(theirs[p].shape))
+    if missing or extra or wrong:
+        raise CheckpointError(
+            f"the weights in {source} must fit the model built from its params; got missing {missing[:3]}, "
+            f"unexpected {extra[:3]}, other shapes {wrong[:3]}. Fix: pass the model or checkpoint of this run."
+        )
+    for path, variable in ours.items():
+        variable.assign(theirs[path])
