@@ -54,15 +54,15 @@ def make_data(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 # ---------------------------------------------------------------------------------------------------------
 # the framework: the tutorial scenario on the generated data
 # ---------------------------------------------------------------------------------------------------------
-def framework_scenario(images: np.ndarray, labels: np.ndarray) -> Any:
-    """The tutorial scenario whose data is `images`/`labels` (training) and their first 128 (validation)."""
+def framework_scenario(images: np.ndarray, labels: np.ndarray, val_samples: int = VAL_SAMPLES) -> Any:
+    """The tutorial scenario whose data is `images`/`labels` (training) and their first `val_samples` (validation)."""
     from scenarios.tutorial.data import TutorialData
     from scenarios.tutorial.scenario import TutorialScenario
     from tfaip_core import ListDataGenerator, PipelineMode, Sample
 
     class GeneratedData(TutorialData):
         def create_generator(self, mode: PipelineMode, pipeline: Any) -> ListDataGenerator:
-            n = len(labels) if mode == PipelineMode.TRAINING else VAL_SAMPLES
+            n = len(labels) if mode == PipelineMode.TRAINING else val_samples
             samples = [
                 Sample(inputs={"img": images[i]}, targets={"gt": labels[i]}, meta={"id": str(i)}) for i in range(n)
             ]
