@@ -100,7 +100,8 @@ def is_rng_state(path: str) -> bool:
 def assign_model_variables(model: Any, values: Dict[str, np.ndarray], source: str) -> None:
     """Set every variable of the Keras `model` to `values[variable.path]` (read with `read_model_variables`).
 
-    All weights must match: the same paths and shapes (random generator states are left as they are).
+    All weights must match: the same paths and shapes. Random generator states are taken over when `values` holds
+    them and are not required.
 
     Raises:
         CheckpointError: a variable is missing from `values`, left over in it, or of another shape.
@@ -114,5 +115,6 @@ def assign_model_variables(model: Any, values: Dict[str, np.ndarray], source: st
             f"the weights in {source} must fit the model built from its params; got missing {missing[:3]}, "
             f"unexpected {extra[:3]}, other shapes {wrong[:3]}. Fix: pass the model or checkpoint of this run."
         )
-    for path, variable in ours.items():
-        variable.assign(theirs[path])
+    for path, variable in ModelVariables(model).by_path.items():
+        if path in values:  # random generator states too when the source has them: the same bytes export again
+            variable.assign(values[path])
