@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Callable, Dict, List
+from typing import Callable, Dict, Iterator, List
 
+import numpy as np
 import tensorflow as tf
 
 import tfaip_core as tc
-from scenarios.minimal.scenario import MLP, MinimalModel, MinimalScenario
+from scenarios.minimal.scenario import MLP, DiabetesData, MinimalModel, MinimalScenario
 
 
 class ColumnMLP(MLP):
@@ -50,3 +51,35 @@ class MetaEvaluator(tc.EvaluatorBase):
 class MetaScenario(MinimalScenario):
     model_cls = PrintingModel
     evaluator_cls = MetaEvaluator
+
+
+class ElevenFeaturesData(DiabetesData):
+    """Declares 10 features (the base's spec) but yields 11 for the sixth sample."""
+
+    def create_generator(self, mode: tc.PipelineMode, pipeline: tc.DataPipelineParams) -> tc.DataGenerator:
+        samples = list(super().create_generator(mode, pipeline).generate())
+        samples[5] = samples[5].new_inputs({"x": np.append(samples[5].inputs["x"], 0.0)})
+        return tc.ListDataGenerator(mode, pipeline, samples)
+
+
+class ElevenFeaturesScenario(MinimalScenario):
+    data_cls = ElevenFeaturesData
+
+
+class RaisingGenerator(tc.DataGenerator):
+    def generate(self) -> Iterator[tc.Sample]:
+        for i in range(3):
+            yield tc.Sample(inputs={"x": np.zeros(10)}, targets={"y": 1.0}, meta={"id": f"row_{i}"})
+        raise KeyError("column 'age' missing")
+
+    def size(self) -> int:
+        return 10
+
+
+class RaisingData(DiabetesData):
+    def create_generator(self, mode: tc.PipelineMode, pipeline: tc.DataPipelineParams) -> tc.DataGenerator:
+        return RaisingGenerator(mode, pipeline)
+
+
+class RaisingScenario(MinimalScenario):
+    data_cls = RaisingData

@@ -74,6 +74,15 @@ def load_params_file(path: str) -> Tuple[Type[ScenarioBase], TrainerParams]:
     spec = scenario_spec(data, path)
     if os.path.basename(path) == RUN_PARAMS_FILE:
         _refuse_code_inside(os.path.dirname(os.path.abspath(path)), spec, path)
+    _current_directory_importable()
+    top = spec.partition(":")[0].split(".")[0]
+    if not _exists(top):  # e.g. a run started from a file (tfaip-train my_scenario.py), resumed elsewhere
+        raise ConfigError(
+            f'{path}: "scenario.scenario_class" {spec!r} cannot be imported: no module {top!r} here ({os.getcwd()}); '
+            f"a run started from a scenario file imports it by its module name. Fix: run from the directory that "
+            f"holds {top}.py (or the {top} package), or add that directory to PYTHONPATH "
+            "(PYTHONPATH=/that/directory tfaip-resume-training ...); the run's train.log names the file."
+        )
     scenario_cls = locate_scenario(spec)
     return scenario_cls, load_trainer_params(path, scenario_cls)
 
