@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import abc
-from typing import Generic, Iterable, Optional, TypeVar
+import itertools
+from typing import Generic, Iterable, Iterator, Optional, TypeVar
 
 from tfaip_core.data.params import DataPipelineParams
 from tfaip_core.data.sample import PipelineMode, Sample
 
 TP = TypeVar("TP", bound=DataPipelineParams)
+T = TypeVar("T")
 
 
 class DataGenerator(abc.ABC, Generic[TP]):
@@ -36,6 +38,33 @@ class DataGenerator(abc.ABC, Generic[TP]):
     def size(self) -> Optional[int]:
         """Number of samples, or None if the generator is infinite or does not know."""
         return None
+
+    def generate_shard(self, index: int = 0, count: int = 1, limit: int = -1) -> Iterable[Sample]:
+        """The samples of shard `index` of `count`: of the first `limit` samples (-1: all), every `count`-th.
+
+        What a data pipeline reads on worker `index` of `count` (multi-worker training: each worker reads its
+        own part instead of everything). Override it when skipping a sample without producing it is cheaper
+        (e.g. `ListFileGenerator` loads only its shard's files).
+        """
+        return take_shard(self.generate(), index, count, limit)
+
+
+def take_shard(items: Iterable[T], index: int = 0, count: int = 1, limit: int = -1) -> Iterator[T]:
+    """Of the first `limit` items (-1: all), those at positions `index`, `index + count`, ... .
+
+    Raises:
+        ValueError: `index` is not in [0, count).
+    """
+    if not 0 <= index < count:
+        raise ValueError(f"shard index must be in [0, {count}); got {index}")
+    if limit > 0:
+        items = itertools.islice(items, limit)
+    return itertools.islice(items, index, None, count) if count > 1 else iter(items)
+
+
+def shard_size(size: int, index: int = 0, count: int = 1) -> int:
+    """Samples in shard `index` of `count` of `size` samples (the first shards get one more if uneven)."""
+    return len(range(index, size, count))
 
 
 class ListDataGenerator(DataGenerator[DataPipelineParams]):

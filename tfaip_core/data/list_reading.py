@@ -11,7 +11,7 @@ from typing import Callable, Iterator, List, Optional, Sequence
 
 import numpy as np
 
-from tfaip_core.data.generator import DataGenerator
+from tfaip_core.data.generator import DataGenerator, take_shard
 from tfaip_core.data.list_file_params import ListsPipelineParams, validate_lists
 from tfaip_core.data.sample import PipelineMode, Sample
 from tfaip_core.errors import DataError
@@ -152,6 +152,15 @@ class ListFileGenerator(DataGenerator[ListsPipelineParams]):
     def generate(self) -> Iterator[Sample]:
         """Yield the loaded samples (see the class docstring for the order)."""
         for entry in self.iter_entries():
+            yield self.load_entry(entry)
+
+    def generate_shard(self, index: int = 0, count: int = 1, limit: int = -1) -> Iterator[Sample]:
+        """The loaded samples of shard `index` of `count` (see `DataGenerator.generate_shard`).
+
+        Only the shard's files are loaded: the entries are split before loading. A list mix seeded alike on every
+        worker (`--trainer.random_seed`) is drawn the same there and split the same way: its shards are disjoint.
+        """
+        for entry in take_shard(self.iter_entries(), index, count, limit):
             yield self.load_entry(entry)
 
     def iter_entries(self) -> Iterator[ListEntry]:
