@@ -87,7 +87,9 @@ class Predictor:
     def predict_raw(self, inputs: Iterable[Any]) -> Iterator[Sample]:
         """The predictions of raw inputs (each a `Sample` or the `inputs` of one), pre-processed like PREDICTION
         data. A sample without `meta["id"]` gets its position (`"0"`, `"1"` ...)."""
-        samples = (x if isinstance(x, Sample) else Sample(inputs=x) for x in inputs)
+        samples: Iterable[Sample] = (x if isinstance(x, Sample) else Sample(inputs=x) for x in inputs)
+        if isinstance(inputs, (list, tuple)):  # a sized source is preloaded (fed from tensors when it can be)
+            samples = list(samples)
         pipeline = DataPipeline.from_samples(self.data, samples, self.params.pipeline())
         yield from self._run(pipeline, self.data)
 
