@@ -149,3 +149,30 @@ def test_the_package_exports_only_its_api() -> None:
     public = [name for name in dir(tfaip_core) if not name.startswith("_")]
     assert public == sorted(tfaip_core.__all__)
     assert not {"Any", "Dict", "importlib", "annotations"} & set(dir(tfaip_core))
+
+
+def _tensorboard_points(directory: Path) -> List[tuple]:
+    import tensorflow as tf
+    from tensorflow.core.util import event_pb2
+
+    points = []
+    for path in sorted(directory.glob("events.out.tfevents.*")):
+        for record in tf.data.TFRecordDataset(str(path)):
+            event = event_pb2.Event.FromString(record.numpy())
+            points += [(value.tag, event.step) for value in event.summary.value]
+    return points
+
+
+def test_an_epoch_replayed_after_a_crash_gets_no_second_tensorboard_point(tmp_path: Path) -> None:
+    import shutil
+
+    out = tmp_path / "run"
+    train_in_process(out, "--trainer.epochs", "3", *NO_EXPORTS, scenario=MINIMAL)
+    shutil.rmtree(out / "checkpoint" / "ckpt-0000000036")  # a crash after epoch 3 was logged, before its checkpoint
+    resumed = cli("tfaip-resume-training", str(out))
+    assert resumed.returncode == 0, resumed.stderr
+    assert "Resuming at epoch 3" in resumed.stderr
+    for group, tag in (("train", "loss"), ("validation", "mae")):
+        points = _tensorboard_points(out / group)
+        assert len(points) == len(set(points)), points
+        assert sorted(step for t, step in points if t == tag) == [12, 24, 36]
