@@ -19,8 +19,8 @@ from tfaip_core.errors import ConfigError, DataError
 from tfaip_core.scenario.list_file import (
     ListFileGenerator,
     ListsPipelineParams,
+    lav_list_pipelines,
     lav_lists,
-    lav_pipeline_params,
     read_list_file,
     read_lists,
 )
@@ -204,10 +204,10 @@ def test_flags_parse_and_lav_defaults_to_validation_lists() -> None:
         ["--val.lists", "v.lst", "--val.batch_size", "7", "--lav.lists", "l1.lst", "l2.lst"],
         ToyListFileScenario.default_trainer_params(),
     )
-    assert params.scenario.data.lav.lists == ["l1.lst", "l2.lst"]
+    assert params.lav.lists == ["l1.lst", "l2.lst"]
     assert lav_lists(params) == ["l1.lst", "l2.lst"]
-    lav = lav_pipeline_params(params)
-    assert lav.lists == ["l1.lst", "l2.lst"] and lav.batch_size == 7
+    lav = lav_list_pipelines(params)  # one LAV pipeline per list, with the validation pipeline's settings
+    assert [p.lists for p in lav] == [["l1.lst"], ["l2.lst"]] and all(p.batch_size == 7 for p in lav)
     assert params.val.lists == ["v.lst"]  # the validation pipeline is unchanged
 
 

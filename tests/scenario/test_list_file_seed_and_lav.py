@@ -1,4 +1,4 @@
-"""Through the CLI (in-process): `--trainer.random_seed` seeds the list mix; `--lav.lists` is refused (no LAV yet)."""
+"""Through the CLI (in-process): `--trainer.random_seed` seeds the list mix; list modules import without TF."""
 
 from __future__ import annotations
 
@@ -9,10 +9,8 @@ import numpy as np
 import pytest
 
 from tests.scenario.listfile_scenario.data import write_sample
-from tfaip_core.data.list_file_params import LavParams, ListFileDataParams
 from tfaip_core.data.list_reading import ListEntry, ListFileGenerator
 from tfaip_core.data.sample import PipelineMode, Sample
-from tfaip_core.errors import ConfigError
 
 SCENARIO = "tests.scenario.listfile_scenario"
 
@@ -96,39 +94,6 @@ def test_random_seed_seeds_the_list_mix(tmp_path: Path, monkeypatch: pytest.Monk
     assert mixed_order(tmp_path, monkeypatch, "run3", 6, lists) != first
     from_a = [p for p in first if Path(p).name in {f"s{i}.txt" for i in range(12)}]
     assert 0 < len(from_a) < 16  # really a mix of both lists
-
-
-def test_lav_lists_are_refused_by_validation() -> None:
-    ListFileDataParams().validate()  # empty: fine
-    with pytest.raises(ConfigError, match=r"--lav\.lists is not available yet.*Fix: drop --lav\.lists"):
-        ListFileDataParams(lav=LavParams(lists=["l.lst"])).validate()
-
-
-def test_cli_refuses_lav_lists_with_one_line_and_leaves_nothing(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    a, _, val = two_lists(tmp_path)
-    out = tmp_path / "fresh"
-    status = train_main(
-        [
-            SCENARIO,
-            "--train.lists",
-            str(a),
-            "--val.lists",
-            str(val),
-            "--lav.lists",
-            str(val),
-            "--trainer.output_dir",
-            str(out),
-        ]
-    )
-    err = capsys.readouterr().err
-    assert status == 2
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert len(lines) == 1, err
-    assert lines[0].startswith("tfaip-train: error: --lav.lists is not available yet")
-    assert "drop --lav.lists" in lines[0]
-    assert not out.exists()
 
 
 def test_list_params_and_list_reading_import_without_tensorflow() -> None:
