@@ -79,3 +79,16 @@ def test_rendering_the_help_does_not_import_tensorflow() -> None:
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_resume_and_train_from_params_help_show_the_stored_values(small_tutorial_run: Path) -> None:
+    before = sorted(p.name for p in small_tutorial_run.iterdir())
+    resume = cli("tfaip-resume-training", str(small_tutorial_run), "--help")
+    again = cli("tfaip-train-from-params", str(small_tutorial_run / "trainer_params.json"), "--help")
+    assert resume.returncode == again.returncode == 0, resume.stderr + again.stderr
+    assert resume.stdout.startswith("usage: tfaip-resume-training DIR [flags]\n")
+    assert again.stdout.startswith("usage: tfaip-train-from-params FILE [flags] [--print_params]\n")
+    for text in (resume.stdout, again.stdout):
+        assert _entry(text, "--trainer.epochs") == "Number of epochs to train. Default: 3."  # the stored value
+        assert _entry(text, "--trainer.random_seed").endswith("Default: 1.")
+    assert sorted(p.name for p in small_tutorial_run.iterdir()) == before

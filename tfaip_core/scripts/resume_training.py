@@ -42,18 +42,28 @@ def _resume(args: List[str]) -> int:
             f"{run_dir} is not a run directory: it has no trainer_params.json. "
             "Fix: pass a --trainer.output_dir of tfaip-train."
         )
-    from tfaip_core.util.logging import quiet_tensorflow
+    from tfaip_core.scripts.cli import pop_help
+    from tfaip_core.util.logging import quiet_tensorflow, silenced_native_stderr
 
-    quiet_tensorflow()
+    flags, help_asked = pop_help(args[1:])
+    if not help_asked:
+        quiet_tensorflow()
     from tfaip_core.scenario.locate import load_params_file
     from tfaip_core.scripts.cli import parse_params
     from tfaip_core.trainer.params_io import refused_resume_changes
-    from tfaip_core.trainer.run import train
 
     # Read only until train() holds the directory's lock: no log file, nothing written before.
-    scenario_cls, stored = load_params_file(params_file)
+    with silenced_native_stderr():
+        scenario_cls, stored = load_params_file(params_file)
     stored.output_dir = run_dir  # the directory may have moved since
-    params = parse_params(PROG, args[1:], copy.deepcopy(stored), description=USAGE)
+    params = parse_params(PROG, flags, copy.deepcopy(stored), description=USAGE)
+    if help_asked:
+        from tfaip_core.scripts.flag_help import render_help
+
+        print(render_help(USAGE, params), end="")
+        return 0
+    from tfaip_core.trainer.run import train
+
     refused = refused_resume_changes(stored, params)
     if refused:
         raise ConfigError(

@@ -32,18 +32,28 @@ def _train(args: List[str]) -> int:
 
     if (status := usage_exit(args, USAGE)) is not None:
         return status
-    from tfaip_core.util.logging import quiet_tensorflow
-
-    quiet_tensorflow()
-    from tfaip_core.scenario.locate import load_params_file
-    from tfaip_core.scripts.cli import parse_params, pop_print_params, print_params
-    from tfaip_core.trainer.run import train
+    from tfaip_core.scripts.cli import pop_help, pop_print_params
+    from tfaip_core.util.logging import quiet_tensorflow, silenced_native_stderr
 
     flags, show = pop_print_params(args[1:])
-    scenario_cls, stored = load_params_file(args[0])
+    flags, help_asked = pop_help(flags)
+    if not help_asked:
+        quiet_tensorflow()
+    from tfaip_core.scenario.locate import load_params_file
+    from tfaip_core.scripts.cli import parse_params, print_params
+
+    with silenced_native_stderr():
+        scenario_cls, stored = load_params_file(args[0])
     stored.current_epoch = 0
     stored.overwrite = False  # replacing a run must be asked for on this command line
     params = parse_params(PROG, flags, stored, description=USAGE)
+    if help_asked:
+        from tfaip_core.scripts.flag_help import render_help
+
+        print(render_help(USAGE, params), end="")
+        return 0
+    from tfaip_core.trainer.run import train
+
     if show:
         print_params(params, scenario_cls)
         return 0
