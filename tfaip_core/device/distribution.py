@@ -133,7 +133,7 @@ def broadcast_from_chief(
         first = tf.equal(context.replica_id_in_sync_group, 0)
         return context.all_reduce("SUM", tf.where(first, vector, tf.zeros_like(vector)))
 
-    reduced = strategy.experimental_local_results(strategy.run(chief_only))[0].numpy()
+    reduced = strategy.experimental_local_results(tf.function(lambda: strategy.run(chief_only))())[0].numpy()
     return {key: float(value) for key, value in zip(keys, reduced)}
 
 
