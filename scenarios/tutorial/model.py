@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable, Dict, Tuple
+from typing import Callable, Dict, List, Tuple
 
 import keras
 import numpy as np
@@ -11,6 +11,9 @@ import tensorflow as tf
 from scenarios.tutorial.graphs import create_graph
 from scenarios.tutorial.params import TutorialModelParams
 from tfaip_core import EvaluatorBase, EvaluatorBaseParams, GraphBase, MetricDefinition, ModelBase, Sample
+from tfaip_core.predict.voter import Voter
+
+SHOWN_DIGITS = 4  # input digits written to TensorBoard with their predicted class after each validation / LAV
 
 
 class TutorialModel(ModelBase[TutorialModelParams]):
@@ -26,7 +29,8 @@ class TutorialModel(ModelBase[TutorialModelParams]):
         return {"xent": xent}
 
     def metrics(self) -> Dict[str, MetricDefinition]:
-        return {"acc": MetricDefinition("gt", "logits", keras.metrics.SparseCategoricalAccuracy(name="acc"))}
+        # on the exported probabilities (same arg-max as the logits), so that LAV on the export reports it too
+        return {"acc": MetricDefinition("gt", "probs", keras.metrics.SparseCategoricalAccuracy(name="acc"))}
 
     def monitor(self) -> Tuple[str, str]:
         return "val_accuracy", "max"
@@ -37,6 +41,43 @@ class TutorialModel(ModelBase[TutorialModelParams]):
 
     def export_outputs(self, inputs: Dict, outputs: Dict) -> Dict[str, tf.Tensor]:
         return {"probs": outputs["probs"], "class": outputs["class"]}
+
+    def export_graphs(self) -> Dict[str, Callable[[Dict, Dict], Dict[str, tf.Tensor]]]:
+        """A second signature, `logits`: the unnormalised scores (for a server that calibrates or ensembles)."""
+        return {"logits": lambda inputs, outputs: {"logits": outputs["logits"]}}
+
+
+    def tensorboard_samples(self) -> int:
+        return -1  # all: the PR curves need every sample's probabilities
+
+    def write_tensorboard(self, samples: List[Sample], step: int) -> None:
+        """A few input digits with their predicted class (images + a text table), and a PR curve per class."""
+        from tensorboard.plugins.pr_curve import summary as pr_curve
+
+        shown = samples[:SHOWN_DIGITS]
+        images = np.stack([s.inputs["img"] for s in shown]).astype(np.float32) / self.pixel_max
+        tf.summary.image("digits", images[..., np.newaxis], step=step, max_outputs=SHOWN_DIGITS)
+        rows = [f"| {i} | {s.id} | {int(s.targets['gt'])} | {int(s.outputs['class'])} |" for i, s in enumerate(shown)]
+        header = ["| image | id | true | predicted |", "|---|---|---|---|"]
+        tf.summary.text("predictions", "\n".join(header + rows), step)
+        labels = np.array([int(s.targets["gt"]) for s in samples])
+        probs = np.stack([s.outputs["probs"] for s in samples])
+        for c in range(probs.shape[1]):
+            summary = pr_curve.pb(f"class_{c}", labels == c, probs[:, c], num_thresholds=51)
+            tf.summary.experimental.write_raw_pb(summary.SerializeToString(), step=step)
+
+
+class MajorityClassVoter(Voter):
+    """The tutorial's voter: the class most models predict (a tie goes to the highest summed probability);
+    `probs` is the models' average."""
+
+    def vote(self, samples: List[Sample]) -> Sample:
+        classes = np.array([int(s.outputs["class"]) for s in samples])
+        summed = np.sum([s.outputs["probs"] for s in samples], axis=0)
+        votes = np.bincount(classes, minlength=len(summed))
+        tied = np.flatnonzero(votes == votes.max())
+        winner = int(tied[np.argmax(summed[tied])])
+        return samples[0].new_outputs({"probs": summed / len(samples), "class": np.int64(winner)})
 
 
 class TutorialEvaluator(EvaluatorBase[EvaluatorBaseParams]):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import abc
 import dataclasses
-from typing import Callable, Dict, Generic, Tuple, TypeVar
+from typing import Callable, Dict, Generic, List, Tuple, TypeVar
 
 import keras
 import tensorflow as tf
@@ -43,10 +43,11 @@ class ModelBase(abc.ABC, Generic[TMP]):
     def loss(
         self, inputs: Dict[str, tf.Tensor], targets: Dict[str, tf.Tensor], outputs: Dict[str, tf.Tensor]
     ) -> Dict[str, tf.Tensor]:
-        """Loss terms by name, each a per-sample vector of shape [batch] (or a batch-mean scalar).
+        """Loss terms by name, each of shape [B] or [B, 1] (one value per sample) or [] (a batch mean).
 
         The trainer averages each term over the global batch, weights it by `loss_weights`,
-        sums the terms into `loss` and logs every term.
+        sums the terms into `loss` and logs every term. A term of any other shape (e.g. [B, B] from a [B]
+        target against a [B, 1] output) is a `ConfigError` naming it and the shapes.
         """
 
     def loss_weights(self) -> Dict[str, float]:
@@ -70,6 +71,30 @@ class ModelBase(abc.ABC, Generic[TMP]):
     def export_outputs(self, inputs: Dict[str, tf.Tensor], outputs: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
         """The outputs of the exported serving signature. Defaults to all graph outputs."""
         return outputs
+
+    def export_graphs(self) -> Dict[str, Callable[[Dict[str, tf.Tensor], Dict[str, tf.Tensor]], Dict[str, tf.Tensor]]]:
+        """Further named export graphs: signature name -> function (inputs, graph outputs) -> outputs by name.
+
+        Each becomes a signature of the exported SavedModel beside `serving_default` (which returns
+        `export_outputs`), taking the same inputs, e.g. `{"logits": lambda inputs, outputs: {"logits":
+        outputs["logits"]}}` for a head a server calibrates itself. Defaults to none.
+        """
+        return {}
+
+    def tensorboard_samples(self) -> int:
+        """Post-processed samples of a validation or LAV pass kept for `write_tensorboard` (-1: all).
+
+        Defaults to 0: nothing is kept and `write_tensorboard` is not called (keeping samples costs memory).
+        """
+        return 0
+
+    def write_tensorboard(self, samples: List[Sample], step: int) -> None:
+        """Write extra TensorBoard data about one validation or LAV pass: images, histograms, text, PR curves.
+
+        Called after the pass inside its writer's context (`validation/`, `lav_l0/` ...) with the first
+        `tensorboard_samples()` post-processed samples (numpy inputs, targets, outputs and meta); write with
+        `tf.summary.image/histogram/text/...` at `step` (the global step).
+        """
 
 
 class KerasModel(keras.Model):

@@ -5,15 +5,18 @@ The nested groups are "flat", so they keep the short spellings of the user's doc
 `--evaluator`.
 """
 
+import copy
 import math
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import List, Optional
 
 from paiargparse import pai_dataclass, pai_meta
 
 from tfaip_core.data.params import DataPipelineParams
 from tfaip_core.device.params import DeviceParams
 from tfaip_core.errors import ConfigError
+from tfaip_core.export.params import ExportParams
+from tfaip_core.lav.params import LavParams
 from tfaip_core.scenario.params import ScenarioBaseParams
 from tfaip_core.trainer.early_stopping_params import EarlyStoppingParams
 from tfaip_core.trainer.optimizer_params import OPTIMIZERS, AdamParams, OptimizerParams
@@ -22,6 +25,9 @@ from tfaip_core.trainer.warmstart_params import WarmstartParams
 from tfaip_core.util.frequency import Frequency
 
 MAX_SEED = 2**32  # numpy and TensorFlow seeds are unsigned 32-bit integers
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")  # Keras dtype policies
+DRY_RUN_SUFFIX = "-dryrun"  # --trainer.dry_run writes OUTPUT_DIR-dryrun beside the real run
+DRY_RUN_SAMPLES = 64  # training and validation samples of a dry run
 
 
 @pai_dataclass
@@ -45,7 +51,19 @@ class TrainerParams:
         ),
     )
     val_every_n: int = field(
-        default=1, metadata=pai_meta(help="Validate every N epochs (and always after the last). Defaults to 1.")
+        default=1,
+        metadata=pai_meta(
+            help="Validate every N epochs (and always after the last; 0: never, and best/ is the last model). "
+            "Defaults to 1."
+        ),
+    )
+    lav_every_n: int = field(
+        default=0,
+        metadata=pai_meta(
+            help="Load and validate (LAV) every N epochs (and always after the first and the last): the prediction "
+            "graph as exported (EMA weights if on) over each --lav.lists list, or the validation data, with "
+            "post-processing and the evaluator; values lav_l0_* ... (0: off). Defaults to 0."
+        ),
     )
     export_best: bool = field(
         default=True,
@@ -62,6 +80,28 @@ class TrainerParams:
         default=False,
         metadata=pai_meta(
             help="Run train and eval steps eagerly (slow; for breakpoints in the model). Defaults to False."
+        ),
+    )
+    precision: str = field(
+        default="float32",
+        metadata=pai_meta(
+            help="Numeric precision: float32, mixed_float16 (GPUs; with loss scaling) or mixed_bfloat16 (CPUs, TPUs, "
+            "recent GPUs): layers compute in 16 bits, variables stay float32. Defaults to float32.",
+            choices=list(PRECISIONS),
+        ),
+    )
+    profile: bool = field(
+        default=False,
+        metadata=pai_meta(
+            help="Record a TensorBoard profile of the global steps --trainer.profile_steps into OUTPUT_DIR/train "
+            "(needs the profile extra: pip install 'tfaip_core[profile]'). Defaults to False."
+        ),
+    )
+    profile_steps: List[int] = field(
+        default_factory=lambda: [2, 6],
+        metadata=pai_meta(
+            help="FIRST LAST: profile from global step FIRST to LAST (at the compiled calls' boundaries, see "
+            "--trainer.steps_per_execution). Defaults to [2, 6]."
         ),
     )
     steps_per_execution: int = field(
@@ -124,6 +164,14 @@ class TrainerParams:
         default=2,
         metadata=pai_meta(help="Validation samples the model prints after each validation. Defaults to 2."),
     )
+    dry_run: bool = field(
+        default=False,
+        metadata=pai_meta(
+            help="A quick end-to-end check before a long run: train one epoch on a few samples "
+            "(--train.limit/--val.limit 64) into OUTPUT_DIR-dryrun (replaced each time) and write every export "
+            "(best, final, trainable, TFLite, archive). Defaults to False."
+        ),
+    )
     current_epoch: int = field(
         default=0,
         metadata=pai_meta(help="Epochs already trained; written by the framework for resuming. Defaults to 0."),
@@ -155,9 +203,17 @@ class TrainerParams:
         default_factory=DataPipelineParams,
         metadata=pai_meta(mode="flat", fix_dc=True, help="The validation data pipeline."),
     )
+    export: ExportParams = field(
+        default_factory=ExportParams,
+        metadata=pai_meta(mode="flat", fix_dc=True, help="What the final export holds: --export.*."),
+    )
     scenario: ScenarioBaseParams = field(
         default_factory=ScenarioBaseParams,
         metadata=pai_meta(mode="flat", fix_dc=True, help="The scenario's parameters."),
+    )
+    lav: LavParams = field(
+        default_factory=LavParams,
+        metadata=pai_meta(mode="flat", fix_dc=True, help="Load and validate (LAV): --lav.lists, --lav.batch_size ..."),
     )
 
     def validate(self) -> None:
@@ -173,8 +229,19 @@ class TrainerParams:
                 f"--trainer.random_seed must be in [0, 2**32 - 1] (numpy and TensorFlow seeds are 32-bit); got "
                 f"{self.random_seed}. Fix: pass a smaller non-negative seed, e.g. --trainer.random_seed 42."
             )
-        _at_least("val_every_n", self.val_every_n, 1)
+        _at_least("val_every_n", self.val_every_n, 0)
+        _at_least("lav_every_n", self.lav_every_n, 0)
         _at_least("steps_per_execution", self.steps_per_execution, 0)
+        if self.precision not in PRECISIONS:
+            raise ConfigError(
+                f"--trainer.precision must be one of {', '.join(PRECISIONS)}; got {self.precision!r}. "
+                "Fix: choose one of them."
+            )
+        if len(self.profile_steps) != 2 or not 0 <= self.profile_steps[0] < self.profile_steps[1]:
+            raise ConfigError(
+                f"--trainer.profile_steps must be two global steps FIRST LAST with 0 <= FIRST < LAST; got "
+                f"{self.profile_steps}. Fix: e.g. --trainer.profile_steps 2 6."
+            )
         _at_least_or_off("max_steps", self.max_steps, "off")
         if not (self.calc_ema == -1 or 0 <= self.calc_ema < 1):
             raise ConfigError(
@@ -200,10 +267,31 @@ class TrainerParams:
         self.optimizer.validate()
         self.early_stopping.validate()
         self.warmstart.validate()
+        self.export.validate()
         self.learning_rate.validate()
         self.scenario.data.validate()
         self.scenario.model.validate()
         self.scenario.evaluator.validate()
+        self.lav.validate()
+
+    def for_dry_run(self) -> "TrainerParams":
+        """The params a `--trainer.dry_run` trains with: a copy, one epoch on a few samples, every export on.
+
+        The copy has `dry_run` False (it is an ordinary small run: resuming or re-running its params never
+        shrinks it again), writes to `OUTPUT_DIR-dryrun` and replaces an earlier dry run there. A TFLite
+        mode chosen with --export.tflite is kept; otherwise float32 is written.
+        """
+        p = copy.deepcopy(self)
+        p.dry_run = False
+        p.output_dir = (self.output_dir or "").rstrip("/\\") + DRY_RUN_SUFFIX
+        p.overwrite = True
+        p.epochs, p.current_epoch, p.samples_per_epoch, p.max_steps = 1, 0, -1, -1
+        p.train.limit = DRY_RUN_SAMPLES if p.train.limit == -1 else min(p.train.limit, DRY_RUN_SAMPLES)
+        p.val.limit = DRY_RUN_SAMPLES if p.val.limit == -1 else min(p.val.limit, DRY_RUN_SAMPLES)
+        p.export_best = p.export_final = True
+        p.export.trainable = p.export.archive = True
+        p.export.tflite = "float32" if self.export.tflite == "none" else self.export.tflite
+        return p
 
     def checkpoint_frequency(self) -> Frequency:
         """When to write checkpoints: every epoch, or every N steps, or every S seconds (only one)."""
