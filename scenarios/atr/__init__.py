@@ -1,0 +1,1 @@
+"""Printed text-line recognition with CTC (see `scenarios.atr.scenario`)."""
