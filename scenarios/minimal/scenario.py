@@ -19,7 +19,7 @@ import tfaip_core as tc
 @pai_dataclass
 @dataclass
 class MinimalModelParams(tc.ModelBaseParams):
-    nodes: List[int] = field(default_factory=lambda: [16], metadata=pai_meta(help="Hidden layer sizes."))
+    nodes: List[int] = field(default_factory=lambda: [16], metadata=pai_meta(help="Layer sizes. Defaults to [16]."))
 
 
 @pai_dataclass
