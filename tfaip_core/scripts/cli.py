@@ -91,6 +91,11 @@ def parse_params(prog: str, argv: Sequence[str], default: T, root: str = "traine
     except ConfigError as e:
         raise ConfigError(_argparse_message(str(e))) from None
     except UnknownArgumentError as e:
+        from tfaip_core.scripts.flag_help import unselected_choice_message
+
+        for flag in (a.split("=", 1)[0] for a in argv if a.startswith("--")):
+            if message := unselected_choice_message(default, root, flag, argv):
+                raise ConfigError(message) from None
         raise ConfigError(_unknown_flag_message(str(e))) from None
     except (RequiredArgumentError, InvalidChoiceError) as e:
         raise ConfigError(str(e).splitlines()[0]) from None
@@ -158,7 +163,13 @@ def _flag_before(argv: List[str], value: str) -> Optional[str]:
 
 
 def usage_exit(args: Sequence[str], usage: str) -> Optional[int]:
-    """For `-h`/`--help` print `usage` (exit status 0), for no arguments too (status 2); else None: go on."""
+    """For `-h`/`--help` print `usage` (exit status 0), for no arguments too (status 2), for `--version` the
+    version (status 0); else None: go on."""
+    if args and args[0] == "--version":
+        from tfaip_core import __version__
+
+        print(f"tfaip_core {__version__}")
+        return 0
     if not args or args[0] in ("-h", "--help"):
         print(usage)
         return 0 if args else EXIT_USAGE
@@ -174,6 +185,13 @@ def check_scenario_first(args: Sequence[str], prog: str) -> None:
 
 
 PRINT_PARAMS = "--print_params"
+HELP_FLAGS = ("-h", "--help")
+
+
+def pop_help(args: Sequence[str]) -> tuple[List[str], bool]:
+    """Remove `-h`/`--help` from `args`: the flags before and after it still select choices for the help text."""
+    rest = [a for a in args if a not in HELP_FLAGS]
+    return rest, len(rest) != len(args)
 
 
 def pop_print_params(args: Sequence[str]) -> tuple[List[str], bool]:
