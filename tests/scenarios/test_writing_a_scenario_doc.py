@@ -1,18 +1,13 @@
-"""docs/writing_a_scenario.md: its complete scenario is `scenarios/minimal/scenario.py`, and its commands run.
+"""docs/writing_a_scenario.md: its complete scenario is `scenarios/minimal/scenario.py`; its commands are tested.
 
-The page marks what is tested: `<!-- test: file NAME -->` before the code block of a file to write, and
-`<!-- test: commands -->` before the shell commands, run in that folder (in-process, as `cli` runs programs).
-Also: a run started from a scenario file resumes from another directory once that file's folder is importable,
-and says how when it is not.
+`<!-- test: file NAME -->` marks the code block of the file the page builds (it must equal the shipped scenario);
+the commands follow `<!-- tested -->` and run in tests/test_docs_commands.py. Also: a run started from a scenario
+file resumes from another directory once that file's folder is importable, and says how when it is not.
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
-import os
 import re
-import shlex
 from pathlib import Path
 from typing import Dict, List, Tuple
 
@@ -31,39 +26,21 @@ def marked_blocks(text: str) -> List[Tuple[str, str]]:
     ]
 
 
-def run_command(line: str, folder: Path) -> str:
-    """One command of the page, in `folder`: a tfaip program through `cli`, `python -c CODE` executed here."""
-    words = shlex.split(line)
-    if words[0].startswith("tfaip-"):
-        result = cli(words[0], *words[1:], cwd=folder, path=[folder])
-        assert result.returncode == 0, f"{line}\n{result.stderr}"
-        return result.stderr
-    assert words[:2] == ["python", "-c"], line
-    output = io.StringIO()
-    cwd = os.getcwd()
-    os.chdir(folder)
-    try:
-        with contextlib.redirect_stdout(output):
-            exec(compile(words[2], "<docs>", "exec"), {})
-    finally:
-        os.chdir(cwd)
-    return output.getvalue()
+def test_the_page_builds_the_minimal_scenario_and_tests_its_commands() -> None:
+    """The page's file is the shipped one; its commands are a `<!-- tested -->` block (run by test_docs_commands)."""
+    from tests.test_docs_commands import commands
+    from tests.test_docs_commands import marked_blocks as tested_blocks
 
-
-def test_the_page_builds_the_minimal_scenario_and_its_commands_train_resume_and_serve(tmp_path: Path) -> None:
-    blocks = marked_blocks(PAGE.read_text())
-    files: Dict[str, str] = {m.split()[1]: b for m, b in blocks if m.startswith("file ")}
-    commands = [b for m, b in blocks if m == "commands"]
-    assert list(files) == ["diabetes.py"] and len(commands) == 1
+    text = PAGE.read_text()
+    files: Dict[str, str] = {m.split()[1]: b for m, b in marked_blocks(text) if m.startswith("file ")}
+    assert list(files) == ["diabetes.py"]
     assert files["diabetes.py"] == (REPO / "scenarios" / "minimal" / "scenario.py").read_text()
-
-    (tmp_path / "diabetes.py").write_text(files["diabetes.py"])
-    outputs = [run_command(line, tmp_path) for line in commands[0].splitlines() if line.strip()]
-    records = read_metrics(tmp_path / "runs" / "diabetes")
-    assert [r["epoch"] for r in records] == list(range(1, 13))  # 10 epochs, then resumed for 2 more
-    assert min(r["val_mae"] for r in records) <= 48.0  # the page: about 44.5
-    assert "Done: epoch 10/10" in outputs[0] and "Done: epoch 12/12" in outputs[1]
-    assert re.search(r"tf\.Tensor\(\[-?[\d.]+\], shape=\(1,\), dtype=float32\)", outputs[2]), outputs[2]
+    (block,) = tested_blocks(text)
+    lines = commands(block)
+    assert lines[0] == "cp scenarios/minimal/scenario.py diabetes.py"
+    assert lines[1] == "tfaip-train diabetes.py --trainer.output_dir runs/diabetes"
+    assert lines[2] == "tfaip-resume-training runs/diabetes --trainer.epochs 12"
+    assert lines[3].startswith("python -c ") and "runs/diabetes/export" in lines[3]
 
 
 def test_a_run_started_from_a_file_resumes_from_another_directory(tmp_path: Path) -> None:
@@ -79,7 +56,7 @@ def test_a_run_started_from_a_file_resumes_from_another_directory(tmp_path: Path
     refused = cli("tfaip-resume-training", str(out), "--trainer.epochs", "2", cwd=elsewhere)
     assert refused.returncode == 2
     assert refused.stderr.splitlines() == [
-        f"tfaip-resume-training: error: {out / 'trainer_params.json'}: \"scenario.scenario_class\" "
+        f'tfaip-resume-training: error: {out / "trainer_params.json"}: "scenario.scenario_class" '
         f"'diabetes:MinimalScenario' cannot be imported: no module 'diabetes' here ({elsewhere}); a run started from "
         "a scenario file imports it by its module name. Fix: run from the directory that holds diabetes.py (or the "
         "diabetes package), or add that directory to PYTHONPATH (PYTHONPATH=/that/directory tfaip-resume-training "

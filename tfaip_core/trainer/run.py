@@ -6,6 +6,7 @@ that fails before its first checkpoint removes what it created and nothing else.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 from typing import TYPE_CHECKING, Optional, Type
@@ -55,7 +56,13 @@ def train(scenario_cls: Type[ScenarioBase], params: TrainerParams, resume: bool 
             raise ConfigError(no_checkpoint_message(run_dir.output_dir))
         handler = _log_to(run_dir)
         run_dir.write_json(run_dir.params_file, params.to_dict())  # type: ignore[attr-defined]
-        log.info("%s %s in %s", "Resuming" if resume else "Training", scenario_cls.class_path(), run_dir.output_dir)
+        log.info(
+            "%s %s (%s) in %s",
+            "Resuming" if resume else "Training",
+            scenario_cls.class_path(),
+            inspect.getsourcefile(scenario_cls),  # where a resume finds it again (PYTHONPATH)
+            run_dir.output_dir,
+        )
         trainer = scenario_cls(params.scenario).create_trainer(params)
         trainer.run_dir = run_dir
         trainer.fit()
