@@ -58,6 +58,6 @@ def test_tiny_run_trains_validates_and_exports_a_decoding_model(tmp_path: Path) 
     assert predicted.returncode == 0, predicted.stderr
     lines = [json.loads(line) for line in predicted.stdout.splitlines()]
     assert [line["id"] for line in lines] == images and all(isinstance(x["outputs"]["text"], str) for x in lines)
-    lav = cli("tfaip-lav", "--export_dir", str(out / "export"), "--lav.lists", list_file)
+    lav = cli("tfaip-lav", "--export_dir", str(out / "export"), "--lav.lists", list_file, cwd=tmp_path)
     assert lav.returncode == 0, lav.stderr
     assert "cer" in lav.stdout and "line_acc" in lav.stdout
