@@ -4,8 +4,10 @@ Measured in fresh processes (`--repeats` times each, median), each running a pro
 script does and reporting afterwards whether `tensorflow` was imported:
 
 * ``tfaip-train --help``: the program's usage, no scenario;
-* ``tfaip-train SCENARIO --help`` for the tutorial and the minimal scenario: their scenario modules import
-  TensorFlow (their graphs are Keras layers), so the scenario's import is the wait;
+* ``tfaip-train SCENARIO --help`` for the tutorial and the minimal scenario: the tutorial names its data,
+  model and evaluator classes as strings (imported when training starts), so its help loads no TensorFlow;
+  the one-file minimal scenario defines its Keras graph in the scenario module, so its help waits for
+  TensorFlow's import;
 * ``help text only``: the tutorial's flags parsed and rendered from its params (`TutorialScenarioParams`),
   what `--help` costs for a scenario module that does not import TensorFlow at the top;
 * ``import tensorflow``: for comparison.

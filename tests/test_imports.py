@@ -18,7 +18,7 @@ import pytest
 
 PACKAGE = "tfaip_core"
 ROOT = Path(__file__).resolve().parent.parent / PACKAGE
-LAYERS = {"util": 0, "errors": 0, "model": 1, "data": 1, "evaluator": 1, "device": 1}
+LAYERS = {"util": 0, "errors": 0, "version": 0, "model": 1, "data": 1, "evaluator": 1, "device": 1}
 LAYERS.update({"trainer": 2, "lav": 2, "predict": 2, "export": 2, "scenario": 3, "scripts": 4})
 WITHOUT_TRAINER = ("export", "lav", "predict")
 TENSORFLOW = ("tensorflow", "keras", "tf_keras", "tensorboard")

@@ -7,7 +7,7 @@ The public API is re-exported here. Names are resolved lazily, so importing a pa
 import importlib as _importlib
 import typing as _typing
 
-__version__ = "0.1.0"
+from tfaip_core.version import __version__ as __version__
 
 _EXPORTS: _typing.Dict[str, str] = {
     # errors

@@ -16,20 +16,21 @@ MNIST / Fashion-MNIST (downloaded once through keras.datasets): `--data.dataset 
 
 from __future__ import annotations
 
-from typing import List
+from typing import TYPE_CHECKING, List
 
-from scenarios.tutorial.data import PIXEL_MAX, TutorialData
-from scenarios.tutorial.model import MajorityClassVoter, TutorialEvaluator, TutorialModel
 from scenarios.tutorial.params import TutorialScenarioParams
 from tfaip_core import DataPipelineParams, ScenarioBase, TrainerParams
-from tfaip_core.scenario.list_file import lav_list_pipelines
+
+if TYPE_CHECKING:
+    from scenarios.tutorial.model import MajorityClassVoter, TutorialModel
 
 
 class TutorialScenario(ScenarioBase[TutorialScenarioParams]):
+    # the parts by name: imported when created, so `tfaip-train scenarios.tutorial --help` needs no TensorFlow
     params_cls = TutorialScenarioParams
-    data_cls = TutorialData
-    model_cls = TutorialModel
-    evaluator_cls = TutorialEvaluator
+    data_cls = "scenarios.tutorial.data:TutorialData"
+    model_cls = "scenarios.tutorial.model:TutorialModel"
+    evaluator_cls = "scenarios.tutorial.model:TutorialEvaluator"
 
     @classmethod
     def default_trainer_params(cls) -> TrainerParams:
@@ -40,12 +41,19 @@ class TutorialScenario(ScenarioBase[TutorialScenarioParams]):
         return params
 
     def create_model(self) -> TutorialModel:
+        from scenarios.tutorial.data import PIXEL_MAX
+        from scenarios.tutorial.model import TutorialModel
+
         return TutorialModel(self.params.model, pixel_max=PIXEL_MAX[self.params.data.dataset])
 
     def lav_pipelines(self, trainer_params: TrainerParams) -> List[DataPipelineParams]:
         """LAV on the validation split, or on each `--lav.lists` list of digit files (.npz with img and gt)."""
+        from tfaip_core.scenario.list_file import lav_list_pipelines
+
         return lav_list_pipelines(trainer_params)
 
     def create_voter(self) -> MajorityClassVoter:
         """tfaip-predict with several models: majority vote of the classes."""
+        from scenarios.tutorial.model import MajorityClassVoter
+
         return MajorityClassVoter()

@@ -166,7 +166,7 @@ def usage_exit(args: Sequence[str], usage: str) -> Optional[int]:
     """For `-h`/`--help` print `usage` (exit status 0), for no arguments too (status 2), for `--version` the
     version (status 0); else None: go on."""
     if args and args[0] == "--version":
-        from tfaip_core import __version__
+        from tfaip_core.version import __version__
 
         print(f"tfaip_core {__version__}")
         return 0
