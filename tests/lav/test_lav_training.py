@@ -74,6 +74,8 @@ def test_lav_writes_json_per_run_tensorboard_per_list_and_its_state_per_list(lav
         assert tags["pr_curves"] == {f"class_{c}/pr_curves" for c in range(10)}
     # the validation writes the model's extra outputs too
     assert "digits" in tensorboard_tags(lav_run / "validation")["images"]
+    train_tags = tensorboard_tags(lav_run / "train")["scalars"]
+    assert "loss" in train_tags and not [t for t in train_tags if t.startswith("lav_")]  # lav_* only under lav_lN/
     checkpoints = sorted((lav_run / "checkpoint").glob("ckpt-*"), key=lambda p: int(p.name.split("-")[1]))
     state = json.loads((checkpoints[-1] / "state.json").read_text())
     lists = state["callbacks"]["LavCallback"]["lists"]

@@ -48,6 +48,8 @@ class TensorBoardCallback(Callback):
         step = self.trainer.global_step
         groups: Dict[str, Dict[str, float]] = {"train": {}, "validation": {}}
         for key, value in logs.items():
+            if key.startswith("lav_"):  # the LAV callback writes these under lav_l0/ ...
+                continue
             if key.startswith("val_"):
                 groups["validation"][key[4:]] = value
             else:
