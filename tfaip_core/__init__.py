@@ -47,6 +47,15 @@ _EXPORTS: _typing.Dict[str, str] = {
     "ListFileData": "tfaip_core.scenario.list_file",
     "ListFileGenerator": "tfaip_core.data.list_reading",
     "ListsPipelineParams": "tfaip_core.data.list_file_params",
+    # LAV, prediction, export
+    "LavParams": "tfaip_core.lav.params",
+    "PredictorParams": "tfaip_core.predict.params",
+    "Predictor": "tfaip_core.predict.predictor",
+    "MultiModelPredictor": "tfaip_core.predict.predictor",
+    "Voter": "tfaip_core.predict.voter",
+    "AverageVoter": "tfaip_core.predict.voter",
+    "exported_scenario": "tfaip_core.scenario.exported",
+    "ExportParams": "tfaip_core.export.params",
     # trainer
     "TrainerParams": "tfaip_core.trainer.params",
     "Trainer": "tfaip_core.trainer.trainer",

@@ -10,8 +10,7 @@ import tensorflow as tf
 
 from scenarios.tutorial.graphs import create_graph
 from scenarios.tutorial.params import TutorialModelParams
-from tfaip_core import EvaluatorBase, EvaluatorBaseParams, GraphBase, MetricDefinition, ModelBase, Sample
-from tfaip_core.predict.voter import Voter
+from tfaip_core import EvaluatorBase, EvaluatorBaseParams, GraphBase, MetricDefinition, ModelBase, Sample, Voter
 
 SHOWN_DIGITS = 4  # input digits written to TensorBoard with their predicted class after each validation / LAV
 
@@ -45,7 +44,6 @@ class TutorialModel(ModelBase[TutorialModelParams]):
     def export_graphs(self) -> Dict[str, Callable[[Dict, Dict], Dict[str, tf.Tensor]]]:
         """A second signature, `logits`: the unnormalised scores (for a server that calibrates or ensembles)."""
         return {"logits": lambda inputs, outputs: {"logits": outputs["logits"]}}
-
 
     def tensorboard_samples(self) -> int:
         return -1  # all: the PR curves need every sample's probabilities
