@@ -127,8 +127,9 @@ class TrainStep:
         with tf.GradientTape() as tape:
             outputs = self.keras_model(inputs, training=True)
             loss, terms = self.loss(inputs, targets, outputs)
+            scaled = self.optimizer.scale_loss(loss)  # mixed_float16: loss scaling (else the loss itself)
         self.update_metrics(terms, loss, targets, outputs)
-        return loss, tape.gradient(loss, self.variables)
+        return loss, tape.gradient(scaled, self.variables)
 
     def _apply(self, gradients: List[tf.Tensor]) -> None:
         self.optimizer.apply_gradients(zip(gradients, self.variables))
