@@ -24,10 +24,32 @@ def write_saved_model(
     `ModelBase.export_graphs()` is a signature of its name on the same inputs. The variables are tracked by
     Keras path too (`ModelVariables`), so warm start and `tfaip-export` read them by name.
     """
-    archive = keras.export.ExportArchive()
+    archive = _stable_export_archive(keras_model)
     archive.track(keras_model)
     # readable by path (warm start), like checkpoints; the archive saves its inner trackable
     archive._tf_trackable.model_variables = ModelVariables(keras_model)
     for name, graph in prediction_graphs(keras_model, model, input_specs).items():
         archive.add_endpoint(name, graph.fn, input_signature=[graph.input_signature])
     archive.write_out(path, verbose=False)
+
+
+
+def _stable_export_archive(keras_model: KerasModel) -> keras.export.ExportArchive:
+    """Keras' export archive with its variable list in a fixed order (by the Keras variable path).
+
+    Keras collects the variables the endpoints use in the order the traced graphs capture them, which is not
+    the same from one run to the next: the saved variables would be the same values in another order, and two
+    exports of identical weights would differ byte for byte. (`ExportArchive()` returns a backend class, so the
+    step is wrapped on the instance rather than subclassed.)
+    """
+    archive = keras.export.ExportArchive()
+    collect = archive._filter_and_track_resources
+    paths = {id(v.value): v.path for v in keras_model.variables}  # TensorFlow names repeat ("model/bias:0")
+
+    def collect_sorted() -> None:
+        collect()
+        tracked = archive._tf_trackable
+        tracked._all_variables = sorted(tracked._all_variables, key=lambda v: (paths.get(id(v), ""), v.name))
+
+    archive._filter_and_track_resources = collect_sorted
+    return archive
