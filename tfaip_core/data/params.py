@@ -71,7 +71,13 @@ class DataBaseParams:
 class DataPipelineParams:
     """How one pipeline (`--train.*` or `--val.*`) reads, batches and feeds samples."""
 
-    batch_size: int = field(default=16, metadata=pai_meta(help="Samples per batch. Defaults to 16."))
+    batch_size: int = field(
+        default=16,
+        metadata=pai_meta(
+            help="Samples per step: the global batch over all replicas and workers (each replica gets "
+            "batch_size / replicas; see docs/distributed.md). Defaults to 16."
+        ),
+    )
     limit: int = field(
         default=-1, metadata=pai_meta(help="Use only the first N samples of the source (-1: all). Defaults to -1.")
     )
