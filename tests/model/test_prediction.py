@@ -16,7 +16,7 @@ def test_prediction_graph_returns_the_export_outputs_of_the_model() -> None:
     specs = {"img": tf.TensorSpec([8, 8], tf.float32)}
     keras_model = build_keras_model(model.create_graph(), specs)
     graphs = prediction_graphs(keras_model, model, specs)
-    assert list(graphs) == [SERVING_DEFAULT]
+    assert list(graphs) == [SERVING_DEFAULT, "logits"]  # the default graph, then ModelBase.export_graphs()
     graph = graphs[SERVING_DEFAULT]
     assert graph.input_signature["img"].shape.as_list() == [None, 8, 8]
     images = np.random.default_rng(0).uniform(0, 16, size=(5, 8, 8)).astype(np.float32)
@@ -25,3 +25,6 @@ def test_prediction_graph_returns_the_export_outputs_of_the_model() -> None:
     assert set(predicted) == {"probs", "class"}  # TutorialModel.export_outputs, not every graph output
     np.testing.assert_allclose(predicted["probs"].numpy(), direct["probs"].numpy(), rtol=1e-6, atol=1e-7)
     np.testing.assert_array_equal(predicted["class"].numpy(), direct["class"].numpy())
+    logits = graphs["logits"].compiled()({"img": tf.constant(images)})
+    assert set(logits) == {"logits"}
+    np.testing.assert_allclose(logits["logits"].numpy(), direct["logits"].numpy(), rtol=1e-6, atol=1e-6)
