@@ -278,18 +278,16 @@ def unbatch(inputs: Any, targets: Any, outputs: Any, meta: Any = None) -> List[S
     np_in, np_tgt, np_out, np_meta = (_numpy(part) for part in (inputs, targets, outputs, meta))
     size = _rows(np_in, np_tgt, np_out, np_meta)
     shapes: Dict[str, np.ndarray] = np_meta[META_SHAPES] if np_meta else {}
-    samples = []
-    for i in range(size):
-        sample_meta = json.loads(_text(np_meta[META_JSON][i])) if np_meta else {}
-        samples.append(
-            Sample(
-                inputs=_row(np_in, i, shapes, "inputs"),
-                targets=_row(np_tgt, i, shapes, "targets"),
-                outputs=_row(np_out, i, {}, "outputs"),
-                meta=sample_meta,
-            )
-        )
-    return samples
+    metas = [json.loads(_text(m)) for m in np_meta[META_JSON]] if np_meta else [{} for _ in range(size)]
+    # split column by column (C-level slicing), then zip into samples: un-batching a large batch of a small
+    # model must cost little next to the model itself
+    rows = zip(
+        _split(np_in, size, shapes, "inputs"),
+        _split(np_tgt, size, shapes, "targets"),
+        _split(np_out, size, {}, "outputs"),
+        metas,
+    )
+    return [Sample(inputs=i, targets=t, outputs=o, meta=m) for i, t, o, m in rows]
 
 
 def _numpy(structure: Any) -> Any:
@@ -309,19 +307,21 @@ def _rows(*parts: Any) -> int:
     return 0
 
 
-def _row(values: Any, i: int, shapes: Dict[str, np.ndarray], part: str) -> Any:
+def _split(values: Any, size: int, shapes: Dict[str, np.ndarray], part: str) -> List[Any]:
+    """The rows of one part of a batch (a dict of arrays, or any structure), padding stripped where known."""
     if values is None:
-        return None
+        return [None] * size
     if not isinstance(values, dict):
-        return tf.nest.map_structure(lambda a: a[i], values)
-    row = {}
+        return [tf.nest.map_structure(lambda a: a[i], values) for i in range(size)]  # noqa: B023
+    columns: List[List[Any]] = []
     for name, array in values.items():
-        value = array[i]
+        column = list(array)  # one view per row
         shape = shapes.get(f"{part}/{name}")
         if shape is not None:
-            value = value[tuple(slice(0, int(d)) for d in shape[i])]
-        row[name] = value
-    return row
+            column = [row[tuple(slice(0, int(d)) for d in dims)] for row, dims in zip(column, shape)]
+        columns.append(column)
+    names = list(values)
+    return [dict(zip(names, row)) for row in zip(*columns)] if columns else [{} for _ in range(size)]
 
 
 def _text(value: Any) -> str:

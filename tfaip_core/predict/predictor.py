@@ -107,7 +107,11 @@ class Predictor:
                     "Fix: map the dataset to {name: tensor} dicts."
                 )
             for sample in self._predict_batch(inputs, None, self.data):
-                yield sample.new_meta({**sample.meta, "id": str(index)})
+                if isinstance(sample.meta, dict):  # a fresh dict per sample (unbatch): set the id in place
+                    sample.meta["id"] = str(index)
+                    yield sample
+                else:
+                    yield sample.new_meta({"id": str(index)})
                 index += 1
             self.stats.seconds += time.perf_counter() - start
             start = time.perf_counter()
