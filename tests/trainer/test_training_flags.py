@@ -208,3 +208,49 @@ def test_logged_learning_rate_follows_the_schedule(tmp_path: Path) -> None:
     # steps 10, 20, 30 of 30; warmup 10 steps; cosine from 0.01 to the floor 0.001 over steps 10..30
     expected = [0.001 + 0.5 * (0.01 - 0.001) * (1 + math.cos(math.pi * (s - 10) / 20)) for s in (10, 20, 30)]
     np.testing.assert_allclose(lrs, expected, rtol=1e-5)
+
+
+def _xla_functions(function: object) -> list:
+    """The names of the functions inside a compiled `tf.function` that XLA must compile."""
+    names = []
+    for concrete in function._list_all_concrete_functions():  # type: ignore[attr-defined]
+        library = concrete.graph.as_graph_def().library.function
+        names += [f.signature.name for f in library if f.attr["_XlaMustCompile"].b]
+    return names
+
+
+def test_jit_compile_compiles_the_steps_with_xla_and_trains_alike(tmp_path: Path) -> None:
+    from scenarios.tutorial.scenario import TutorialScenario
+
+    def fit(jit: bool) -> tuple:
+        params = TutorialScenario.default_trainer_params()
+        params.output_dir = str(tmp_path / f"jit_{jit}")
+        params.epochs, params.random_seed, params.progress_bar, params.jit_compile = 1, 5, False, jit
+        params.train.limit, params.val.limit, params.train.shuffle_buffer_size = 128, 64, 0
+        params.scenario.model.graph.dropout = 0.0
+        params.export_best = params.export_final = False
+        trainer = TutorialScenario(params.scenario).create_trainer(params)
+        return trainer, trainer.fit()
+
+    compiled, compiled_logs = fit(True)
+    plain, plain_logs = fit(False)
+    assert _xla_functions(compiled._train_function) and _xla_functions(compiled._eval_function)
+    assert not _xla_functions(plain._train_function) and not _xla_functions(plain._eval_function)
+    assert compiled_logs["val_loss"] == pytest.approx(plain_logs["val_loss"], rel=1e-4)  # XLA may fuse differently
+    assert compiled_logs["val_loss"] < math.log(10) - 0.02  # and it trained
+
+
+def test_jit_compile_with_force_eager_is_refused(tmp_path: Path) -> None:
+    result = cli(
+        "tfaip-train",
+        "scenarios.tutorial",
+        "--trainer.output_dir",
+        str(tmp_path / "run"),
+        "--trainer.jit_compile",
+        "true",
+        "--trainer.force_eager",
+        "true",
+    )
+    assert result.returncode == 2, result.stderr
+    assert "--trainer.jit_compile and --trainer.force_eager exclude each other" in result.stderr
+    assert not (tmp_path / "run").exists()

@@ -110,6 +110,14 @@ class TrainerParams:
             help="Training steps run inside one compiled call (0: automatic, min(16, steps per epoch)). Defaults to 0."
         ),
     )
+    jit_compile: bool = field(
+        default=False,
+        metadata=pai_meta(
+            help="Compile the train and eval steps with XLA (as Keras' jit_compile). Faster for some models, "
+            "slower to start; every new padded input shape compiles again. Not with --trainer.force_eager. "
+            "Defaults to False."
+        ),
+    )
     max_steps: int = field(
         default=-1,
         metadata=pai_meta(
@@ -232,6 +240,11 @@ class TrainerParams:
         _at_least("val_every_n", self.val_every_n, 0)
         _at_least("lav_every_n", self.lav_every_n, 0)
         _at_least("steps_per_execution", self.steps_per_execution, 0)
+        if self.jit_compile and self.force_eager:
+            raise ConfigError(
+                "--trainer.jit_compile and --trainer.force_eager exclude each other: eager steps are not compiled. "
+                "Fix: drop one of them (force_eager is for debugging the model step by step)."
+            )
         if self.precision not in PRECISIONS:
             raise ConfigError(
                 f"--trainer.precision must be one of {', '.join(PRECISIONS)}; got {self.precision!r}. "

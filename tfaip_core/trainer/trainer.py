@@ -169,13 +169,20 @@ class Trainer:
     # ============================== compiled steps ==============================
     def _compile(self) -> None:
         strategy, accum, step = self.strategy, self.params.train_accum_steps, self.step
+        # --trainer.jit_compile: XLA compiles each replica's step (not the loop around it: tf.data iterators
+        # cannot be compiled), as Keras does
+        train_one, train_accumulated, evaluate_one = step.train, step.train_accumulated, step.evaluate
+        if self.params.jit_compile:
+            train_one = tf.function(train_one, jit_compile=True, reduce_retracing=True)
+            train_accumulated = tf.function(train_accumulated, jit_compile=True, reduce_retracing=True)
+            evaluate_one = tf.function(evaluate_one, jit_compile=True, reduce_retracing=True)
 
         def one_update(iterator: Any) -> tf.Tensor:
             if accum == 1:
                 inputs, targets = next(iterator)
-                return strategy.reduce("SUM", strategy.run(step.train, args=(inputs, targets)), axis=None)
+                return strategy.reduce("SUM", strategy.run(train_one, args=(inputs, targets)), axis=None)
             batches = [next(iterator) for _ in range(accum)]  # unrolled: the gradients add up as tensors
-            return strategy.reduce("SUM", strategy.run(step.train_accumulated, args=(batches,)), axis=None)
+            return strategy.reduce("SUM", strategy.run(train_accumulated, args=(batches,)), axis=None)
 
         def train_function(iterator: Any, num_steps: tf.Tensor) -> Tuple[tf.Tensor, tf.Tensor]:
             """Run up to `num_steps` updates; stop early at the first non-finite loss."""
@@ -189,7 +196,7 @@ class Trainer:
             return done, finite
 
         def eval_function(inputs: Any, targets: Any) -> Any:
-            return strategy.run(step.evaluate, args=(inputs, targets))
+            return strategy.run(evaluate_one, args=(inputs, targets))
 
         if self.params.force_eager:
             self._train_function, self._eval_function = train_function, eval_function
