@@ -34,7 +34,7 @@ from tfaip_core.evaluator.summaries import SampleSummaries
 from tfaip_core.export.exporter import Exporter, Training, loss_function
 from tfaip_core.model.model_base import KerasModel, build_keras_model
 from tfaip_core.model.variables import MODEL_KEY, ModelVariables
-from tfaip_core.trainer.callbacks.base import Callback, CallbackList, Logs
+from tfaip_core.trainer.callbacks.base import Callback, CallbackList, LazyLogs, Logs
 from tfaip_core.trainer.callbacks.best_model import BEST_FILE, BestModelCallback
 from tfaip_core.trainer.callbacks.lav import LavCallback
 from tfaip_core.trainer.callbacks.metrics_log import MetricsLogCallback
@@ -106,7 +106,7 @@ class Trainer:
                     self.step_in_epoch += int(done)
                     if not bool(finite):
                         self._stop_on_non_finite_loss(epoch)
-                    callbacks.on_train_batch_end(self.step_in_epoch, self.step.metric_logs())
+                    callbacks.on_train_batch_end(self.step_in_epoch, LazyLogs(self.step.metric_logs))
                     check_stop()
                     if self.step_in_epoch < self.steps_per_epoch and self._checkpoint_due(epoch_end=False):
                         self.save_checkpoint()

@@ -2,12 +2,42 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Mapping, Optional
 
 if TYPE_CHECKING:
     from tfaip_core.trainer.trainer import Trainer
 
 Logs = Dict[str, float]
+BatchLogs = Mapping[str, float]  # the running values during an epoch, read from the device on first access
+
+
+class LazyLogs(Mapping[str, float]):
+    """The running loss and metrics after a compiled call, fetched from the device only if a callback reads them.
+
+    Why: reading the metrics is a host synchronisation (and a few small ops) after every compiled call; with
+    the progress bar off (or between its redraws) no callback needs them, and the loop runs on uninterrupted.
+    """
+
+    def __init__(self, read: Callable[[], Logs]):
+        self._read = read
+        self._values: Optional[Logs] = None
+
+    def _logs(self) -> Logs:
+        if self._values is None:
+            self._values = self._read()
+        return self._values
+
+    def __getitem__(self, key: str) -> float:
+        return self._logs()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._logs())
+
+    def __len__(self) -> int:
+        return len(self._logs())
+
+    def __repr__(self) -> str:
+        return f"LazyLogs({self._logs()!r})"
 
 
 class Callback:
@@ -31,8 +61,12 @@ class Callback:
     def on_epoch_begin(self, epoch: int, logs: Optional[Logs] = None) -> None:
         pass
 
-    def on_train_batch_end(self, step: int, logs: Optional[Logs] = None) -> None:
-        """Called after each compiled call (every `steps_per_execution` steps); `step` counts in the epoch."""
+    def on_train_batch_end(self, step: int, logs: Optional[BatchLogs] = None) -> None:
+        """Called after each compiled call (every `steps_per_execution` steps); `step` counts in the epoch.
+
+        `logs` holds the epoch's running loss and metrics; they are read from the device when first accessed
+        (so a callback that does not need them costs no synchronisation).
+        """
 
     def on_epoch_end(self, epoch: int, logs: Logs) -> None:
         pass
@@ -68,7 +102,7 @@ class CallbackList(Callback):
         for c in self.callbacks:
             c.on_epoch_begin(epoch, logs)
 
-    def on_train_batch_end(self, step: int, logs: Optional[Logs] = None) -> None:
+    def on_train_batch_end(self, step: int, logs: Optional[BatchLogs] = None) -> None:
         for c in self.callbacks:
             c.on_train_batch_end(step, logs)
 

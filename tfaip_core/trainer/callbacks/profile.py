@@ -14,7 +14,7 @@ from typing import List, Optional
 import tensorflow as tf
 
 from tfaip_core.errors import ConfigError
-from tfaip_core.trainer.callbacks.base import Callback, Logs
+from tfaip_core.trainer.callbacks.base import BatchLogs, Callback, Logs
 from tfaip_core.util.logging import logger
 
 log = logger("trainer")
@@ -43,7 +43,7 @@ class ProfileCallback(Callback):
     def on_train_begin(self, logs: Optional[Logs] = None) -> None:
         self._update()
 
-    def on_train_batch_end(self, step: int, logs: Optional[Logs] = None) -> None:
+    def on_train_batch_end(self, step: int, logs: Optional[BatchLogs] = None) -> None:
         self._update()
 
     def on_train_end(self, logs: Optional[Logs] = None) -> None:

@@ -9,11 +9,12 @@ from typing import List, Optional
 
 import keras
 
-from tfaip_core.trainer.callbacks.base import Callback, Logs
+from tfaip_core.trainer.callbacks.base import BatchLogs, Callback, Logs
 from tfaip_core.util.logging import logger
 from tfaip_core.util.run_dir import BEST_DIR, EXPORT_DIR
 
 log = logger("trainer")
+REDRAW_SECONDS = 0.2  # the bar (and the loss it shows: a host synchronisation) is updated at most this often
 
 
 class ProgressCallback(Callback):
@@ -28,6 +29,7 @@ class ProgressCallback(Callback):
         self._bar: Optional[keras.utils.Progbar] = None
         self._start = time.monotonic()
         self._start_step = 0
+        self._drawn = 0.0  # time.monotonic() of the bar's last update
 
     def on_train_begin(self, logs: Optional[Logs] = None) -> None:
         self._start = time.monotonic()
@@ -38,13 +40,19 @@ class ProgressCallback(Callback):
         log.info("Epoch %d/%d", epoch + 1, t.params.epochs)
         if self.show_bar:
             self._bar = keras.utils.Progbar(t.steps_per_epoch, stateful_metrics=["loss"], unit_name="step")
+            self._drawn = time.monotonic()
 
-    def on_train_batch_end(self, step: int, logs: Optional[Logs] = None) -> None:
-        if self._bar is not None:
-            last = step >= self.trainer.steps_per_epoch
-            self._bar.update(step, values=[("loss", (logs or {}).get("loss", 0.0))], finalize=last)
-            if last:  # finish the bar before validation starts logging
-                self._bar = None
+    def on_train_batch_end(self, step: int, logs: Optional[BatchLogs] = None) -> None:
+        if self._bar is None:
+            return
+        last = step >= self.trainer.steps_per_epoch
+        now = time.monotonic()
+        if not last and now - self._drawn < REDRAW_SECONDS:
+            return  # no read of the loss: the compiled steps go on without a host synchronisation
+        self._drawn = now
+        self._bar.update(step, values=[("loss", (logs or {}).get("loss", 0.0))], finalize=last)
+        if last:  # finish the bar before validation starts logging
+            self._bar = None
 
     def on_epoch_end(self, epoch: int, logs: Logs) -> None:
         text = " - ".join(f"{k}: {_fmt(v)}" for k, v in logs.items())
