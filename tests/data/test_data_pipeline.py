@@ -239,3 +239,23 @@ def test_close_stops_the_worker_processes() -> None:
     _, alive = psutil.wait_procs([psutil.Process(pid) for pid in workers if psutil.pid_exists(pid)], timeout=5)
     assert alive == []
     assert spawned_children() - before == set()
+
+
+@pytest.mark.parametrize("preload, buffer", [(True, -1), (True, 7), (False, -1), (False, 0)])
+def test_a_training_stream_started_at_a_sample_continues_the_uninterrupted_one(preload: bool, buffer: int) -> None:
+    """`dataset(start)` equals the stream without its first `start` samples, across pass boundaries."""
+    data = CountData(DataBaseParams(), [Sample(inputs={"x": i}, targets={"y": 0}) for i in range(23)])
+    data.params.pre_proc = ProcessorPipelineParams(processors=[AddValueParams(value=100)])
+    params = DataPipelineParams(batch_size=5, shuffle_buffer_size=buffer)
+
+    def stream(pipeline: DataPipeline, dataset: tf.data.Dataset, samples: int) -> List[int]:
+        values = [v for inputs, _ in dataset.take(samples // 5) for v in inputs["x"].numpy().tolist()]
+        assert pipeline.resumable
+        return values
+
+    with DataPipeline(data, PipelineMode.TRAINING, params, repeat=True, seed=4, preload=preload) as pipeline:
+        whole = stream(pipeline, pipeline.dataset(), 100)
+        for start in (5, 20, 25, 45):  # within the first pass, at its end, across it, two passes on
+            assert stream(pipeline, pipeline.dataset(start=start), 100 - start) == whole[start:], start
+    assert sorted(whole[:23]) == sorted(whole[23:46]) == list(range(100, 123))  # each pass: every sample once
+    assert (whole[:23] != whole[23:46]) == (buffer != 0)

@@ -14,6 +14,7 @@ Example:
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import traceback
@@ -49,7 +50,8 @@ class DataPipeline:
     checkpointed); with pre-processors the cached raw samples go through them on every pass, so random
     augmentation stays random. Infinite generators always stream. `repeat` (training) shuffles with
     `seed` and repeats forever; `seed` also reaches the generator (`DataBase.generator`), e.g. to seed a
-    list mix.
+    list mix. A streamed training pipeline shuffles each pass by (`seed`, pass number) in Python before the
+    pre-processors, so `dataset(start)` can begin anywhere without processing what comes before.
 
     Elements of `dataset()`:
 
@@ -103,6 +105,7 @@ class DataPipeline:
         self.from_tensors = False
         self._samples: Optional[Iterable[Sample]] = None  # raw samples given to `from_samples`
         self._processors: Optional[ProcessorPipeline] = None
+        self._cached: Optional[List[Sample]] = None  # the preloaded raw samples (a resumed dataset reuses them)
         self._dataset: Optional[tf.data.Dataset] = None
         self._in_specs: Specs = data.input_specs()
         self._tgt_specs: Specs = data.target_specs() if with_targets else {}
@@ -127,11 +130,27 @@ class DataPipeline:
         return pipeline
 
     # ------------------------------------------------------------------ public API
-    def dataset(self) -> tf.data.Dataset:
-        """The batched dataset (built on the first call; see the class docstring for its elements)."""
+    def dataset(self, start: int = 0) -> tf.data.Dataset:
+        """The batched dataset (built on the first call; see the class docstring for its elements).
+
+        `start` (training, `resumable` pipelines only): a new dataset that begins at that sample of the endless
+        training stream, as if the first `start` samples had been read, without pre-processing them. A resumed
+        run thus starts at once, however far the run had got.
+        """
+        if start:
+            if not self.resumable:
+                raise ValueError("DataPipeline.dataset(start) needs a resumable (streamed training) pipeline")
+            return self._build(start)
         if self._dataset is None:
             self._dataset = self._build()
         return self._dataset
+
+    @property
+    def resumable(self) -> bool:
+        """Whether `dataset(start)` can begin at a sample without reading the ones before it through the
+        pre-processors: training streams (pre-processors or streamed data) without bucketing; valid after
+        `dataset()`. Data fed from tensors resumes through tf.data instead (its iterator is checkpointed)."""
+        return self.repeat and not self.from_tensors and not self.params.bucket_boundaries
 
     def close(self) -> None:
         """Stop the data worker processes this pipeline started. Idempotent; the dataset is unusable after it."""
@@ -145,23 +164,27 @@ class DataPipeline:
         self.close()
 
     # ------------------------------------------------------------------ building
-    def _build(self) -> tf.data.Dataset:
+    def _build(self, start: int = 0) -> tf.data.Dataset:
         p = self.params
-        processors = self._processors = self.data.pre_processors(self.mode, p)
+        if self._processors is None:
+            self._processors = self.data.pre_processors(self.mode, p)
+        processors = self._processors
         raw, size = self._raw_source()
         self.total_samples = size
         self.num_samples = None if size is None else shard_size(size, *self.shard)
+        cached: Optional[List[Sample]] = None
         if self.preload and size is not None:
-            cached = list(raw())
+            cached = self._cached if start and self._cached is not None else list(raw())
+            self._cached = cached
             if not cached and self._samples is None:
                 raise DataError(f"The {self.mode.value} data is empty. Fix: check the data source and --limit flags.")
             self.num_samples = len(cached)
-            if processors.processor_params or not cached:
-                dataset = self._stream(lambda: processors.apply(iter(cached)))
-            else:
-                dataset = self._from_memory(cached)
-        else:
-            dataset = self._stream(lambda: processors.apply(raw()))
+        dataset = self._from_memory(cached) if cached and not processors.processor_params else None
+        if self.resumable:  # a training stream (not from tensors): shuffled and repeated by _training_order
+            return self._finish(self._stream(lambda: processors.apply(self._training_order(cached, raw, start))))
+        if dataset is None:
+            source = (lambda: iter(cached)) if cached is not None else raw
+            dataset = self._stream(lambda: processors.apply(source()))
         if self.repeat:
             buffer = p.shuffle_buffer_size
             if buffer < 0:
@@ -169,10 +192,42 @@ class DataPipeline:
             if buffer > 1:
                 dataset = dataset.shuffle(buffer, seed=self.seed, reshuffle_each_iteration=True)
             dataset = dataset.repeat()
+        return self._finish(dataset)
+
+    def _finish(self, dataset: tf.data.Dataset) -> tf.data.Dataset:
         dataset = self._batch(dataset)
-        if p.prefetch != 0:
-            dataset = dataset.prefetch(tf.data.AUTOTUNE if p.prefetch < 0 else p.prefetch)
+        if self.params.prefetch != 0:
+            dataset = dataset.prefetch(tf.data.AUTOTUNE if self.params.prefetch < 0 else self.params.prefetch)
         return dataset
+
+    def _training_order(
+        self, cached: Optional[List[Sample]], raw: Callable[[], Iterator[Sample]], start: int
+    ) -> Iterator[Sample]:
+        """The endless training stream of raw samples from sample `start` on: pass after pass, each shuffled.
+
+        Pass k is shuffled with the seed (`seed`, k) (random without a seed): the whole pass when the data is
+        preloaded and the shuffle buffer is -1, else through a buffer of `--train.shuffle_buffer_size` (1000
+        for -1). The order of a pass depends only on its number, so a resumed run starts at pass
+        `start // n` and skips `start % n` raw samples of it before any pre-processing.
+        """
+        n, buffer = self.num_samples, self.params.shuffle_buffer_size
+        if buffer < 0:
+            buffer = n if cached is not None and n else 1000
+        first_pass, skip = (start // n, start % n) if n else (0, start)
+        for number in itertools.count(first_pass):
+            rng = np.random.default_rng(None if self.seed is None else [self.seed, number])
+            if cached is not None and buffer >= len(cached):
+                samples: Iterator[Sample] = (cached[i] for i in rng.permutation(len(cached)))
+            else:
+                samples = _buffer_shuffled(iter(cached) if cached is not None else raw(), buffer, rng)
+            if skip:
+                samples, skip = itertools.islice(samples, skip, None), 0
+            empty = True
+            for sample in samples:
+                empty = False
+                yield sample
+            if empty and not n:
+                return  # an empty endless source: nothing to repeat
 
     def _raw_source(self) -> Tuple[Callable[[], Iterator[Sample]], Optional[int]]:
         """One pass of raw samples (`limit` and `shard` applied, ids added with meta), and the size of all shards."""
@@ -409,6 +464,20 @@ def _with_ids(samples: Iterable[Sample]) -> Iterator[Sample]:
                 "Fix: set Sample.meta to a dict."
             )
         yield sample if "id" in sample.meta else sample.new_meta({**sample.meta, "id": str(index)})
+
+
+def _buffer_shuffled(samples: Iterator[Sample], buffer: int, rng: np.random.Generator) -> Iterator[Sample]:
+    """`samples` through a shuffle buffer of `buffer` samples (as tf.data's shuffle; <= 1: in order)."""
+    if buffer <= 1:
+        yield from samples
+        return
+    pool: List[Sample] = list(itertools.islice(samples, buffer))
+    for sample in samples:
+        i = int(rng.integers(len(pool)))
+        yield pool[i]
+        pool[i] = sample
+    for i in rng.permutation(len(pool)):
+        yield pool[i]
 
 
 def _once(samples: Iterator[Sample]) -> Callable[[], Iterator[Sample]]:

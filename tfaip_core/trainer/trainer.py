@@ -250,6 +250,7 @@ class Trainer:
                 preload=p.preload_data,
             )
         )
+        self._train_pipeline = train_pipeline
         self._train_dataset = train_pipeline.dataset()
         val_ds = val_pipeline.dataset()
         self._train_from_tensors = train_pipeline.from_tensors
@@ -431,8 +432,18 @@ class Trainer:
         )
 
     def _train_input(self, skip: int) -> Iterator[Any]:
-        """An iterator over this worker's training batches without the first `skip`, fed to its replicas in turn."""
-        dataset = self._train_dataset.skip(skip) if skip else self._train_dataset
+        """An iterator over this worker's training batches without the first `skip`, fed to its replicas in turn.
+
+        A streamed pipeline starts at the sample where the run stopped (no sample before it is pre-processed
+        again); otherwise tf.data skips the batches (fed from tensors: no Python work; bucketed: replayed).
+        """
+        dataset = self._train_dataset
+        if skip and self._train_pipeline.resumable:  # every batch of the endless stream is full
+            dataset = self._train_pipeline.dataset(start=skip * self._train_pipeline.params.batch_size)
+        elif skip:
+            if self._train_pipeline.params.bucket_boundaries:
+                log.info("Resuming a bucketed training stream: replaying its first %d batches", skip)
+            dataset = dataset.skip(skip)
         return iter(distribute(self.strategy, self.layout, dataset) if self.layout.distributed else dataset)
 
     def save_checkpoint(self) -> str:
