@@ -259,3 +259,33 @@ def test_a_training_stream_started_at_a_sample_continues_the_uninterrupted_one(p
             assert stream(pipeline, pipeline.dataset(start=start), 100 - start) == whole[start:], start
     assert sorted(whole[:23]) == sorted(whole[23:46]) == list(range(100, 123))  # each pass: every sample once
     assert (whole[:23] != whole[23:46]) == (buffer != 0)
+
+
+class ImageData(DataBase[DataBaseParams]):
+    """5,000 fixed-size 32x32 uint8 images in memory (5 MB)."""
+
+    def input_specs(self) -> Dict[str, tf.TensorSpec]:
+        return {"img": tf.TensorSpec([32, 32], tf.uint8)}
+
+    def target_specs(self) -> Dict[str, tf.TensorSpec]:
+        return {"y": tf.TensorSpec([], tf.int64)}
+
+    def create_generator(self, mode: PipelineMode, pipeline: DataPipelineParams) -> ListDataGenerator:
+        images = np.random.default_rng(0).integers(0, 255, size=(5000, 32, 32), dtype=np.uint8)
+        samples = [Sample(inputs={"img": images[i]}, targets={"y": np.int64(i)}) for i in range(5000)]
+        return ListDataGenerator(mode, pipeline, samples)
+
+
+def test_a_checkpointed_training_iterator_holds_indices_not_the_data(tmp_path) -> None:
+    params = DataPipelineParams(batch_size=50, prefetch=0)  # shuffle buffer -1: the whole data
+    pipeline = DataPipeline(ImageData(DataBaseParams()), PipelineMode.TRAINING, params, repeat=True, seed=1)
+    iterator = iter(pipeline.dataset())
+    first = [next(iterator)[1]["y"].numpy() for _ in range(120)]  # past the end of the first pass
+    assert pipeline.from_tensors and sorted(np.concatenate(first[:100]).tolist()) == list(range(5000))
+    path = tf.train.Checkpoint(iterator=iterator).write(str(tmp_path / "ckpt"))
+    size = sum(f.stat().st_size for f in tmp_path.iterdir())
+    assert size < 2_000_000, size  # ~200 bytes an index; a shuffle buffer of the samples held 6.7 MB
+    expected = [next(iterator)[1]["y"].numpy() for _ in range(10)]
+    restored = iter(pipeline.dataset())
+    tf.train.Checkpoint(iterator=restored).read(path).assert_consumed()
+    assert all(np.array_equal(a, next(restored)[1]["y"].numpy()) for a in expected)  # continues where it was
