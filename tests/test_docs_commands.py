@@ -10,14 +10,16 @@ line (blank lines between allowed):
   before it on the same page, with tiny flags (`--trainer.epochs 1`); the blocks of a page share its runs.
   Each command must exit with status 0. `tfaip-*` programs run in this process (`tests.conftest.cli`, like a
   process as far as a test can tell; unquoted `*`/`?` words are expanded as bash would), any other line (or one
-  with pipes, redirections, `&&`, `$`) runs in bash. A `console` block's commands are its `$ ` lines.
+  with pipes, redirections, `&&`, `$`, or `--device.*` flags, which configure TensorFlow for a whole process) runs
+  in bash. A `console` block's commands are its `$ ` lines.
 - `<!-- untested: REASON -->`: the block cannot run here (Docker, a server, GPUs, a cluster, installing the
   project — README's setup commands; CI runs command 2 —, data that is not in the repository). REASON must not
   be empty; prefer a tested variant beside it (e.g. on generated data).
 
-`test_every_shell_block_is_marked` fails, naming page and line, for a shell block without a marker. A marker may
-also precede a fence without a language (README.md's commands); such fences are not required to have one (they
-hold output and synopses too), so give a block of commands a shell language. Keep tested commands fast.
+`test_every_shell_block_is_marked` fails, naming page and line, for a shell block without a marker and for a
+fence with neither a language nor a marker (commands must not hide in one): output, synopses and file contents
+go in ```` ```text ```` fences. A marker may precede a fence without a language (README.md's commands). Keep
+tested commands fast.
 """
 
 from __future__ import annotations
@@ -96,12 +98,21 @@ def blocks(text: str, source: str = "page") -> List[Block]:
 
 
 def unmarked(text: str, source: str = "page") -> List[str]:
-    """One message per shell block of `text` without a marker, naming page and line."""
-    return [
-        f"{source} line {b.line}: a ```{b.language} block without {TESTED} or <!-- untested: REASON --> before it"
-        for b in blocks(text, source)
-        if b.language in SHELL and b.marker is None
-    ]
+    """One message per shell block of `text` without a marker, and per fence without a language and a marker
+    (commands could hide there), naming page and line."""
+    problems = []
+    for b in blocks(text, source):
+        if b.language in SHELL and b.marker is None:
+            problems.append(
+                f"{source} line {b.line}: a ```{b.language} block without {TESTED} or <!-- untested: REASON --> "
+                "before it"
+            )
+        elif not b.language and b.marker is None:
+            problems.append(
+                f"{source} line {b.line}: a ``` fence without a language: write ```bash (with a marker) for "
+                "commands, ```text for output, synopses and file contents"
+            )
+    return problems
 
 
 def commands(block: str, language: str = "bash") -> List[str]:
@@ -133,7 +144,8 @@ def expand(command: str, cwd: Path) -> Optional[List[str]]:
 
 def run_command(command: str, cwd: Path) -> tuple[int, str]:
     words = expand(command, cwd)
-    if words and words[0] in PROGRAMS:
+    # device flags configure TensorFlow for the whole process (logical CPUs can be split only before its first op)
+    if words and words[0] in PROGRAMS and not any(w.startswith("--device.") for w in words):
         result = cli(words[0], *words[1:], cwd=cwd)
         return result.returncode, result.stdout + result.stderr
     done = subprocess.run(["bash", "-ec", command], cwd=cwd, capture_output=True, text=True, timeout=300)
@@ -171,6 +183,10 @@ def test_an_unmarked_block_is_reported_with_page_and_line() -> None:
     ]
     assert unmarked("```console\n$ ls\n```\n```python\nx = 1\n```\n", "README.md") == [
         "README.md line 1: a ```console block without <!-- tested --> or <!-- untested: REASON --> before it"
+    ]
+    assert unmarked("```\ntfaip-train x\n```\n\n```text\nout\n```\n\n<!-- tested -->\n```\nls\n```\n") == [
+        "page line 1: a ``` fence without a language: write ```bash (with a marker) for commands, ```text for "
+        "output, synopses and file contents"
     ]
 
 

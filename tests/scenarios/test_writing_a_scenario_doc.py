@@ -28,14 +28,13 @@ def marked_blocks(text: str) -> List[Tuple[str, str]]:
 
 def test_the_page_builds_the_minimal_scenario_and_tests_its_commands() -> None:
     """The page's file is the shipped one; its commands are a `<!-- tested -->` block (run by test_docs_commands)."""
-    from tests.test_docs_commands import commands
-    from tests.test_docs_commands import marked_blocks as tested_blocks
+    from tests.test_docs_commands import blocks, commands
 
     text = PAGE.read_text()
     files: Dict[str, str] = {m.split()[1]: b for m, b in marked_blocks(text) if m.startswith("file ")}
     assert list(files) == ["diabetes.py"]
     assert files["diabetes.py"] == (REPO / "scenarios" / "minimal" / "scenario.py").read_text()
-    (block,) = tested_blocks(text)
+    (block,) = [b.body for b in blocks(text) if b.marker == "tested"]
     lines = commands(block)
     assert lines[0] == "cp scenarios/minimal/scenario.py diabetes.py"
     assert lines[1] == "tfaip-train diabetes.py --trainer.output_dir runs/diabetes"
