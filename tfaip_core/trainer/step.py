@@ -92,9 +92,10 @@ class TrainStep:
             if value.shape.rank == 0:
                 scaled = value / self.num_replicas
             else:
-                scaled = tf.nn.compute_average_loss(
-                    tf.reshape(value, [-1]), global_batch_size=self._global_batch(value)
-                )
+                # the sum over this replica's samples over the global batch (what tf.nn.compute_average_loss
+                # computes, without its runtime asserts on the batch size: an Assert op in every step)
+                global_batch = tf.cast(self._global_batch(value), tf.float32)
+                scaled = tf.math.divide_no_nan(tf.reduce_sum(tf.reshape(value, [-1])), global_batch)
             total += self.loss_weights.get(name, 1.0) * scaled
         for regulariser in self.keras_model.losses:
             total += tf.cast(regulariser, tf.float32) / self.num_replicas
