@@ -106,7 +106,6 @@ class DataPipeline:
         self._samples: Optional[Iterable[Sample]] = None  # raw samples given to `from_samples`
         self._processors: Optional[ProcessorPipeline] = None
         self._cached: Optional[List[Sample]] = None  # the preloaded raw samples (a resumed dataset reuses them)
-        self._stacked: Any = None  # the preloaded elements as arrays when they are fed from tensors
         self._dataset: Optional[tf.data.Dataset] = None
         self._in_specs: Specs = data.input_specs()
         self._tgt_specs: Specs = data.target_specs() if with_targets else {}
@@ -180,12 +179,18 @@ class DataPipeline:
             if not cached and self._samples is None:
                 raise DataError(f"The {self.mode.value} data is empty. Fix: check the data source and --limit flags.")
             self.num_samples = len(cached)
-        dataset = self._from_memory(cached) if cached and not processors.processor_params else None
+        memory = self._in_memory(cached) if cached and not processors.processor_params else None
         if self.resumable:  # a training stream (not from tensors): shuffled and repeated by _training_order
             return self._finish(self._stream(lambda: processors.apply(self._training_order(cached, raw, start))))
-        if self.from_tensors and self.repeat and not p.bucket_boundaries:
-            return self._gathered_batches()
-        if dataset is None:
+        if memory is not None:
+            elements, stacked = memory
+            if stacked is not None and self.repeat and not p.bucket_boundaries:
+                return self._gathered_batches(stacked)
+            if stacked is not None:
+                dataset = tf.data.Dataset.from_tensor_slices(stacked)
+            else:
+                dataset = tf.data.Dataset.from_generator(lambda: iter(elements), output_signature=self._signature())
+        else:
             source = (lambda: iter(cached)) if cached is not None else raw
             dataset = self._stream(lambda: processors.apply(source()))
         if self.repeat:
@@ -198,33 +203,32 @@ class DataPipeline:
         return self._finish(dataset)
 
     def _finish(self, dataset: tf.data.Dataset) -> tf.data.Dataset:
-        dataset = self._batch(dataset)
+        return self._prefetched(self._batch(dataset))
+
+    def _prefetched(self, dataset: tf.data.Dataset) -> tf.data.Dataset:
         if self.params.prefetch != 0:
             dataset = dataset.prefetch(tf.data.AUTOTUNE if self.params.prefetch < 0 else self.params.prefetch)
         return dataset
 
-    def _gathered_batches(self) -> tf.data.Dataset:
+    def _gathered_batches(self, stacked: Any) -> tf.data.Dataset:
         """Endless training batches of the in-memory tensors: shuffled indices, each batch gathered at once.
 
         Why not `shuffle` over the samples: a shuffle buffer of the whole data copies every sample into it at
         the start of each pass, and a checkpoint of the iterator would hold all of them (47 MB for MNIST);
         shuffling the indices (as Keras does for arrays) keeps 8 bytes a sample and gathers a batch in one op.
         """
-        p, n = self.params, len(tf.nest.flatten(self._stacked)[0])
+        p, n = self.params, len(tf.nest.flatten(stacked)[0])
         buffer = n if p.shuffle_buffer_size < 0 else min(p.shuffle_buffer_size, n)
         indices = tf.data.Dataset.range(n)
         if buffer > 1:
             indices = indices.shuffle(buffer, seed=self.seed, reshuffle_each_iteration=True)
         indices = indices.repeat().batch(p.batch_size, drop_remainder=True)  # endless: every batch is full
-        tensors = tf.data.Dataset.from_tensors(self._stacked).repeat()  # held once, not captured in the graph
+        tensors = tf.data.Dataset.from_tensors(stacked).repeat()  # held once, not captured in the graph
 
         def gather(rows: tf.Tensor, data: Any) -> Any:
             return tf.nest.map_structure(lambda column: tf.gather(column, rows), data)
 
-        dataset = tf.data.Dataset.zip((indices, tensors)).map(gather)
-        if p.prefetch != 0:
-            dataset = dataset.prefetch(tf.data.AUTOTUNE if p.prefetch < 0 else p.prefetch)
-        return dataset
+        return self._prefetched(tf.data.Dataset.zip((indices, tensors)).map(gather))
 
     def _training_order(
         self, cached: Optional[List[Sample]], raw: Callable[[], Iterator[Sample]], start: int
@@ -310,15 +314,15 @@ class DataPipeline:
             lambda: (self._element(s) for s in samples()), output_signature=self._signature()
         )
 
-    def _from_memory(self, samples: List[Sample]) -> tf.data.Dataset:
-        """In-memory samples from tensors when all their shapes agree (sets `from_tensors`), else streamed."""
+    def _in_memory(self, samples: List[Sample]) -> Tuple[List[Element], Any]:
+        """The elements of in-memory samples, and them stacked into arrays when all their shapes agree (then
+        fed from tensors: sets `from_tensors`), else None."""
         elements = [self._element(s) for s in samples]
         leaves = [tf.nest.flatten(e) for e in elements]
         if all(len({np.shape(leaf[j]) for leaf in leaves}) == 1 for j in range(len(leaves[0]))):
             self.from_tensors = True
-            self._stacked = tf.nest.map_structure(lambda *values: np.stack(values), *elements)
-            return tf.data.Dataset.from_tensor_slices(self._stacked)
-        return tf.data.Dataset.from_generator(lambda: iter(elements), output_signature=self._signature())
+            return elements, tf.nest.map_structure(lambda *values: np.stack(values), *elements)
+        return elements, None
 
     def _batch(self, dataset: tf.data.Dataset) -> tf.data.Dataset:
         p = self.params
