@@ -398,15 +398,15 @@ def _split(values: Any, size: int, shapes: Dict[str, np.ndarray], part: str) -> 
         return [None] * size
     if not isinstance(values, dict):
         return [tf.nest.map_structure(lambda a: a[i], values) for i in range(size)]  # noqa: B023
-    columns: List[List[Any]] = []
+    rows: List[Dict[str, Any]] = [{} for _ in range(size)]
     for name, array in values.items():
         column = list(array)  # one view per row
         shape = shapes.get(f"{part}/{name}")
         if shape is not None:
             column = [row[tuple(slice(0, int(d)) for d in dims)] for row, dims in zip(column, shape)]
-        columns.append(column)
-    names = list(values)
-    return [dict(zip(names, row)) for row in zip(*columns)] if columns else [{} for _ in range(size)]
+        for row, value in zip(rows, column):  # filled column by column: cheaper than a dict(zip()) per row
+            row[name] = value
+    return rows
 
 
 def _text(value: Any) -> str:

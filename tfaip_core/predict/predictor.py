@@ -106,13 +106,14 @@ class Predictor:
                     f"predict_dataset takes batches of named inputs (dicts); got {type(inputs).__name__}. "
                     "Fix: map the dataset to {name: tensor} dicts."
                 )
-            for sample in self._predict_batch(inputs, None, self.data):
+            samples = self._predict_batch(inputs, None, self.data)
+            for position, sample in enumerate(samples, index):
                 if isinstance(sample.meta, dict):  # a fresh dict per sample (unbatch): set the id in place
-                    sample.meta["id"] = str(index)
-                    yield sample
+                    sample.meta["id"] = str(position)
                 else:
-                    yield sample.new_meta({"id": str(index)})
-                index += 1
+                    samples[position - index] = sample.new_meta({"id": str(position)})
+            index += len(samples)
+            yield from samples
             self.stats.seconds += time.perf_counter() - start
             start = time.perf_counter()
 
