@@ -5,7 +5,9 @@ called here with stdout/stderr captured, which saves the 5-10 s start of a fresh
 process exit would release is released after each call (log handlers, working directory, environment,
 `sys.path`, modules imported from a test's directory). Tests where the process is the point (SIGKILL, Ctrl-C,
 running a script as a file, a model loaded by a program that never imports tfaip_core, the README's command
-itself) use `run(name, *args)` / `train(dir, *flags)` and are marked `e2e` (`tox -e fast` leaves them out).
+itself) use `run(name, *args)` / `train(dir, *flags)` and are marked `e2e`, as are the documentation pages' command
+sessions (tests/test_docs_commands.py: a reader's whole session, several trainings each); `tox -e fast` leaves
+the `e2e` tests out, and the full suite runs them first (`pytest_collection_modifyitems`).
 
 What stays shared between in-process runs, and why that is acceptable (documented, not cleaned):
 - `tf.config.experimental.enable_op_determinism()` once any run sets `--trainer.random_seed`: CPU kernels are
@@ -221,6 +223,14 @@ def small_tutorial_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     output_dir = tmp_path_factory.mktemp("small_tutorial") / "run"
     train_in_process(output_dir, *SMALL_RUN_FLAGS)
     return output_dir
+
+
+# ============================== order ==============================
+def pytest_collection_modifyitems(items: List[pytest.Item]) -> None:
+    """The long `e2e` tests first, the rest in collection order: with `-n 2` the workers then share the long ones at
+    the start and finish together on short tests, instead of one worker still running a 30-second test while the
+    other is idle."""
+    items.sort(key=lambda item: 0 if item.get_closest_marker("e2e") else 1)
 
 
 # ============================== isolation between tests ==============================

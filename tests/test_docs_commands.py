@@ -217,6 +217,7 @@ def test_commands_and_their_words(tmp_path: Path) -> None:
     assert expand("ls *.png > list.txt", tmp_path) is None
 
 
+@pytest.mark.e2e  # a reader's whole session on the page (several trainings, some in their own process)
 @pytest.mark.parametrize("page", sorted(TESTED_BLOCKS))
 def test_tested_commands_of_a_page_succeed(page: str, tmp_path: Path) -> None:
     for name in CLONE_LINKS:

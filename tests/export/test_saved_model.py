@@ -87,3 +87,31 @@ def test_exports_of_identical_weights_store_identical_variable_files(tmp_path: P
     for name in ("variables.index", "variables.data-00000-of-00001"):
         a, b = (tmp_path / run / "export" / "variables" / name for run in ("a", "b"))
         assert a.read_bytes() == b.read_bytes(), name
+
+
+def test_an_exporter_written_again_stores_the_current_weights(tmp_path: Path) -> None:
+    """The trainer's exporter traces its signatures once and writes them at every better best model: each export
+    must serve the weights of its own moment, not those of the first write."""
+    import tensorflow as tf
+
+    params = TutorialScenario.default_trainer_params()
+    params.output_dir = str(tmp_path / "run")
+    params.epochs, params.samples_per_epoch, params.progress_bar = 1, 64, False
+    params.export_best = params.export_final = False
+    trainer = TutorialScenario(params.scenario).create_trainer(params)
+    trainer.fit()
+    images = np.random.default_rng(0).uniform(0, 16, (8, 8, 8)).astype(np.float32)
+
+    def served(path: Path) -> np.ndarray:
+        return tf.saved_model.load(str(path)).signatures["serving_default"](img=tf.constant(images))["probs"].numpy()
+
+    first = trainer.keras_model({"img": images}, training=False)["probs"].numpy()
+    trainer.export(str(tmp_path / "first"))
+    for variable in trainer.keras_model.trainable_variables:
+        variable.assign(variable * 0.5 + 0.1)
+    second = trainer.keras_model({"img": images}, training=False)["probs"].numpy()
+    trainer.export(str(tmp_path / "second"))
+    assert trainer.exporter._archive is not None  # the reused archive is what is tested
+    assert np.abs(first - second).max() > 0.01  # the change shows in the outputs
+    np.testing.assert_allclose(served(tmp_path / "first"), first, atol=1e-6)
+    np.testing.assert_allclose(served(tmp_path / "second"), second, atol=1e-6)

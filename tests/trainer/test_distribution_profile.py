@@ -1,5 +1,5 @@
-"""`--trainer.profile`: a TensorBoard trace of the chosen steps in OUTPUT_DIR/train; without the extra, how to get it.
-"""
+"""`--trainer.profile`: a TensorBoard trace of the chosen steps in OUTPUT_DIR/train; without the extra, how to get
+it."""
 
 from __future__ import annotations
 

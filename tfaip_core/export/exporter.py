@@ -29,7 +29,7 @@ from tfaip_core.errors import ConfigError
 from tfaip_core.export.archive import write_model_archive
 from tfaip_core.export.params import ExportParams
 from tfaip_core.export.resources import copy_resources, relocate
-from tfaip_core.export.saved_model import PARAMS_FILE, write_saved_model
+from tfaip_core.export.saved_model import PARAMS_FILE, serving_archive, write_saved_model
 from tfaip_core.export.tflite import TFLITE_FILE, convert_tflite, representative_inputs
 from tfaip_core.export.trainable import LossFn, write_trainable
 from tfaip_core.model.model_base import KerasModel, ModelBase
@@ -85,6 +85,7 @@ class Exporter:
         self.export_params = export_params
         self.val_pipeline = val_pipeline
         self.training = training
+        self._archive: Optional[keras.export.ExportArchive] = None  # traced on the first export, then reused
 
     def export(self, path: str, extra_files: Optional[Dict[str, Any]] = None, extras: bool = False) -> None:
         """Write the export directory `path` (replacing an older one): the serving SavedModel, params, resources.
@@ -96,7 +97,9 @@ class Exporter:
         if os.path.lexists(tmp):
             shutil.rmtree(tmp)
         try:
-            write_saved_model(tmp, self.keras_model, self.model, self.data.input_specs())
+            if self._archive is None:  # best/ is exported at every improvement: trace its graphs once per run
+                self._archive = serving_archive(self.keras_model, self.model, self.data.input_specs())
+            write_saved_model(tmp, self.keras_model, self.model, self.data.input_specs(), self._archive)
             params = copy.deepcopy(self.params)
             relocate(params, copy_resources(self.scenario_params, tmp))
             atomic_write_json(os.path.join(tmp, PARAMS_FILE), params)
