@@ -109,6 +109,7 @@ class DataPipeline:
         self._dataset: Optional[tf.data.Dataset] = None
         self._in_specs: Specs = data.input_specs()
         self._tgt_specs: Specs = data.target_specs() if with_targets else {}
+        self._padded: Optional[Dict[str, tf.TensorSpec]] = None  # `_variable_specs()`, computed once
 
     @classmethod
     def from_samples(
@@ -290,12 +291,13 @@ class DataPipeline:
 
     def _variable_specs(self) -> Dict[str, tf.TensorSpec]:
         """The inputs and targets that are padded per batch, keyed `inputs/NAME` / `targets/NAME`."""
-        found = {}
-        for part, specs in (("inputs", self._in_specs), ("targets", self._tgt_specs)):
-            for name, spec in specs.items():
-                if spec.shape.rank is not None and not spec.shape.is_fully_defined():
-                    found[f"{part}/{name}"] = spec
-        return found
+        if self._padded is None:
+            self._padded = {}
+            for part, specs in (("inputs", self._in_specs), ("targets", self._tgt_specs)):
+                for name, spec in specs.items():
+                    if spec.shape.rank is not None and not spec.shape.is_fully_defined():
+                        self._padded[f"{part}/{name}"] = spec
+        return self._padded
 
     def _element(self, sample: Sample) -> Element:
         inputs = _select(sample, sample.inputs, self._in_specs, "inputs")
@@ -321,7 +323,8 @@ class DataPipeline:
         leaves = [tf.nest.flatten(e) for e in elements]
         if all(len({np.shape(leaf[j]) for leaf in leaves}) == 1 for j in range(len(leaves[0]))):
             self.from_tensors = True
-            return elements, tf.nest.map_structure(lambda *values: np.stack(values), *elements)
+            columns = zip(*leaves)  # stacked leaf by leaf (no structure check per element: they are ours)
+            return elements, tf.nest.pack_sequence_as(elements[0], [np.stack(column) for column in columns])
         return elements, None
 
     def _batch(self, dataset: tf.data.Dataset) -> tf.data.Dataset:
@@ -425,19 +428,40 @@ def _select(sample: Sample, values: Any, specs: Specs, what: str) -> Dict[str, n
         )
     selected = {}
     for name, spec in specs.items():
-        declared = f"{what[:-1]} {name!r} of sample {sample.id or '(no id)'}"
-        spec_text = f"{what[:-1]}_specs() declares {_spec_text(spec)}"
+        dtype, dims = _checked(spec)
         try:
-            value = np.asarray(values[name], dtype=spec.dtype.as_numpy_dtype)
+            value = np.asarray(values[name], dtype=dtype)
         except (TypeError, ValueError) as e:
-            raise DataError(f"The {declared} cannot be read as {spec.dtype.name} ({e}); {spec_text}.") from None
-        if not spec.shape.is_compatible_with(value.shape):
             raise DataError(
-                f"The {declared} has shape {list(value.shape)}, but {spec_text}. "
-                "Fix: make the generator (or a processor) produce that shape, or correct the spec."
+                f"The {_declared(sample, what, name)} cannot be read as {spec.dtype.name} ({e}); "
+                f"{what[:-1]}_specs() declares {_spec_text(spec)}."
+            ) from None
+        shape = value.shape
+        if dims is not None and (len(dims) != len(shape) or any(d is not None and d != n for d, n in zip(dims, shape))):
+            raise DataError(
+                f"The {_declared(sample, what, name)} has shape {list(shape)}, but {what[:-1]}_specs() declares "
+                f"{_spec_text(spec)}. Fix: make the generator (or a processor) produce that shape, or correct the spec."
             )
         selected[name] = value
     return selected
+
+
+Dims = Optional[Tuple[Optional[int], ...]]
+_CHECKED: Dict[int, Tuple[tf.TensorSpec, Any, Dims]] = {}  # by id(spec), with the spec (an id can be reused)
+
+
+def _checked(spec: tf.TensorSpec) -> Tuple[Any, Dims]:
+    """The numpy dtype of `spec` and its dimensions (None: any shape), looked up once per spec object: converting
+    and checking every sample must cost little next to the model."""
+    found = _CHECKED.get(id(spec))
+    if found is None or found[0] is not spec:
+        dims = None if spec.shape.rank is None else tuple(spec.shape.as_list())
+        found = _CHECKED[id(spec)] = (spec, spec.dtype.as_numpy_dtype, dims)
+    return found[1], found[2]
+
+
+def _declared(sample: Sample, what: str, name: str) -> str:
+    return f"{what[:-1]} {name!r} of sample {sample.id or '(no id)'}"
 
 
 def _spec_text(spec: tf.TensorSpec) -> str:
