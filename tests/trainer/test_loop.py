@@ -161,3 +161,31 @@ def test_resuming_from_an_older_checkpoint_keeps_a_better_best_model(tmp_path: P
     assert (saved.read_bytes(), os.stat(saved).st_mtime_ns) == before
     assert "at epoch 2" in err  # the replayed epoch beat the restored best value: the guard is what kept best/
     assert "Kept" in err and "best" in err
+
+
+def test_fit_releases_its_training_iterator_when_it_returns(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The training iterator (and its tf.data threads) goes when `fit` returns, not when the garbage collector
+    reaches the trainer's reference cycles: destroying a tf.data iterator waits for its threads, and at a random
+    later moment that wait stalled whatever ran then (seconds per test in the parallel suite)."""
+    import weakref
+
+    from scenarios.tutorial.scenario import TutorialScenario
+    from tfaip_core.trainer.trainer import Trainer
+
+    iterators: List[weakref.ref] = []
+    restore = Trainer._restore
+
+    def recording_restore(self: Trainer, callbacks: object) -> None:
+        restore(self, callbacks)  # type: ignore[arg-type]
+        iterators.append(weakref.ref(self._train_iterator))
+
+    monkeypatch.setattr(Trainer, "_restore", recording_restore)
+    params = TutorialScenario.default_trainer_params()
+    params.output_dir = str(tmp_path / "run")
+    params.epochs, params.samples_per_epoch, params.progress_bar = 1, 64, False
+    params.export_best = params.export_final = False
+    trainer = TutorialScenario(params.scenario).create_trainer(params)
+    trainer.fit()
+    assert len(iterators) == 1
+    assert iterators[0]() is None  # gone although the trainer is still referenced here
+    assert trainer.global_step == 64 // params.train.batch_size  # it trained its steps

@@ -91,6 +91,7 @@ class Trainer:
             self._setup(cleanup)
             callbacks = CallbackList(self._create_callbacks())
             cleanup.callback(callbacks.close)
+            cleanup.callback(self._release_train_iterator)
             callbacks.set_trainer(self)
             self._restore(callbacks)  # the newest checkpoint, or else warm start
 
@@ -373,6 +374,11 @@ class Trainer:
             log.info("Validation is off (--trainer.val_every_n 0): no epoch has %s; best/ will be the last model", name)
             return True
         return False
+
+    def _release_train_iterator(self) -> None:
+        """Drop the training iterator when `fit` ends: it (and its tf.data threads) goes now, not whenever the
+        garbage collector gets to the trainer's reference cycles."""
+        self._train_iterator = None
 
     # ============================== checkpoints and resume ==============================
     def _tf_checkpoint(self) -> tf.train.Checkpoint:
