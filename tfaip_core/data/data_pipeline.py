@@ -109,7 +109,14 @@ class DataPipeline:
         self._dataset: Optional[tf.data.Dataset] = None
         self._in_specs: Specs = data.input_specs()
         self._tgt_specs: Specs = data.target_specs() if with_targets else {}
-        self._padded: Optional[Dict[str, tf.TensorSpec]] = None  # `_variable_specs()`, computed once
+        # per sample these are only looked up: converting and checking every sample must cost little
+        self._in_checks, self._tgt_checks = _checks(self._in_specs), _checks(self._tgt_specs)
+        self._padded: Dict[str, tf.TensorSpec] = {
+            f"{part}/{name}": spec
+            for part, specs in (("inputs", self._in_specs), ("targets", self._tgt_specs))
+            for name, spec in specs.items()
+            if spec.shape.rank is not None and not spec.shape.is_fully_defined()
+        }
 
     @classmethod
     def from_samples(
@@ -291,17 +298,11 @@ class DataPipeline:
 
     def _variable_specs(self) -> Dict[str, tf.TensorSpec]:
         """The inputs and targets that are padded per batch, keyed `inputs/NAME` / `targets/NAME`."""
-        if self._padded is None:
-            self._padded = {}
-            for part, specs in (("inputs", self._in_specs), ("targets", self._tgt_specs)):
-                for name, spec in specs.items():
-                    if spec.shape.rank is not None and not spec.shape.is_fully_defined():
-                        self._padded[f"{part}/{name}"] = spec
         return self._padded
 
     def _element(self, sample: Sample) -> Element:
-        inputs = _select(sample, sample.inputs, self._in_specs, "inputs")
-        targets = _select(sample, sample.targets, self._tgt_specs, "targets") if self.with_targets else {}
+        inputs = _select(sample, sample.inputs, self._in_checks, "inputs")
+        targets = _select(sample, sample.targets, self._tgt_checks, "targets") if self.with_targets else {}
         if not self.with_meta:
             return inputs, targets
         parts = {"inputs": inputs, "targets": targets}
@@ -417,7 +418,7 @@ def _text(value: Any) -> str:
 
 
 # ---------------------------------------------------------------------- samples → elements
-def _select(sample: Sample, values: Any, specs: Specs, what: str) -> Dict[str, np.ndarray]:
+def _select(sample: Sample, values: Any, specs: Dict[str, Check], what: str) -> Dict[str, np.ndarray]:
     if not isinstance(values, dict):
         raise DataError(f"Sample {sample.id or ''} has {what} of type {type(values).__name__}; expected a dict.")
     missing = [k for k in specs if k not in values]
@@ -427,8 +428,7 @@ def _select(sample: Sample, values: Any, specs: Specs, what: str) -> Dict[str, n
             "Fix: produce every declared tensor in the generator or a processor."
         )
     selected = {}
-    for name, spec in specs.items():
-        dtype, dims = _checked(spec)
+    for name, (spec, dtype, dims) in specs.items():
         try:
             value = np.asarray(values[name], dtype=dtype)
         except (TypeError, ValueError) as e:
@@ -446,18 +446,15 @@ def _select(sample: Sample, values: Any, specs: Specs, what: str) -> Dict[str, n
     return selected
 
 
-Dims = Optional[Tuple[Optional[int], ...]]
-_CHECKED: Dict[int, Tuple[tf.TensorSpec, Any, Dims]] = {}  # by id(spec), with the spec (an id can be reused)
+# a spec, its numpy dtype and its dimensions (None: any shape; a None dimension: any size)
+Check = Tuple[tf.TensorSpec, Any, Optional[Tuple[Optional[int], ...]]]
 
 
-def _checked(spec: tf.TensorSpec) -> Tuple[Any, Dims]:
-    """The numpy dtype of `spec` and its dimensions (None: any shape), looked up once per spec object: converting
-    and checking every sample must cost little next to the model."""
-    found = _CHECKED.get(id(spec))
-    if found is None or found[0] is not spec:
-        dims = None if spec.shape.rank is None else tuple(spec.shape.as_list())
-        found = _CHECKED[id(spec)] = (spec, spec.dtype.as_numpy_dtype, dims)
-    return found[1], found[2]
+def _checks(specs: Specs) -> Dict[str, Check]:
+    return {
+        name: (spec, spec.dtype.as_numpy_dtype, None if spec.shape.rank is None else tuple(spec.shape.as_list()))
+        for name, spec in specs.items()
+    }
 
 
 def _declared(sample: Sample, what: str, name: str) -> str:
