@@ -99,7 +99,7 @@ class Exporter:
         try:
             if self._archive is None:  # best/ is exported at every improvement: trace its graphs once per run
                 self._archive = serving_archive(self.keras_model, self.model, self.data.input_specs())
-            write_saved_model(tmp, self.keras_model, self.model, self.data.input_specs(), self._archive)
+            write_saved_model(tmp, self._archive)
             params = copy.deepcopy(self.params)
             relocate(params, copy_resources(self.scenario_params, tmp))
             atomic_write_json(os.path.join(tmp, PARAMS_FILE), params)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Dict, List, Optional
+from typing import Dict, List
 
 import keras
 import tensorflow as tf
@@ -14,30 +14,18 @@ from tfaip_core.model.variables import ModelVariables
 PARAMS_FILE = "trainer_params.json"
 
 
-def write_saved_model(
-    path: str,
-    keras_model: KerasModel,
-    model: ModelBase,
-    input_specs: Dict[str, tf.TensorSpec],
-    archive: Optional[keras.export.ExportArchive] = None,
-) -> None:
-    """Write the serving SavedModel of `keras_model` to the new directory `path`.
+def serving_archive(
+    keras_model: KerasModel, model: ModelBase, input_specs: Dict[str, tf.TensorSpec]
+) -> keras.export.ExportArchive:
+    """The serving SavedModel of `keras_model`, traced and ready to be written (`write_saved_model`).
 
     Each prediction graph of `tfaip_core.model.prediction` becomes a signature: `serving_default` takes the
     scenario's named inputs, batched, and returns `ModelBase.export_outputs` by name; every graph of
     `ModelBase.export_graphs()` is a signature of its name on the same inputs. The variables are tracked by
-    Keras path too (`ModelVariables`), so warm start and `tfaip-export` read them by name.
-
-    `archive`: the `serving_archive` of the same model, to write again (its graphs are traced once; the
-    variables' current values are written). Defaults to a new one.
+    Keras path too (`ModelVariables`), so warm start and `tfaip-export` read them by name. The archive can be
+    written again after the weights changed (the trainer's best model): the graphs are traced once, the
+    variables' current values are written.
     """
-    (archive or serving_archive(keras_model, model, input_specs)).write_out(path, verbose=False)
-
-
-def serving_archive(
-    keras_model: KerasModel, model: ModelBase, input_specs: Dict[str, tf.TensorSpec]
-) -> keras.export.ExportArchive:
-    """The traced signatures of `write_saved_model`, ready to be written (again, after the weights changed)."""
     archive = _stable_export_archive(keras_model)
     archive.track(keras_model)
     # readable by path (warm start), like checkpoints; the archive saves its inner trackable
@@ -45,6 +33,11 @@ def serving_archive(
     for name, graph in prediction_graphs(keras_model, model, input_specs).items():
         archive.add_endpoint(name, graph.fn, input_signature=[graph.input_signature])
     return archive
+
+
+def write_saved_model(path: str, archive: keras.export.ExportArchive) -> None:
+    """Write the `serving_archive` to the new directory `path`, with the model's current weights."""
+    archive.write_out(path, verbose=False)
 
 
 def _stable_export_archive(keras_model: KerasModel) -> keras.export.ExportArchive:
