@@ -37,9 +37,12 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional, Sequence, Set
+from typing import TYPE_CHECKING, Dict, Iterator, List, Optional, Sequence, Set
 
 import pytest
+
+if TYPE_CHECKING:
+    from tfaip_core.trainer.trainer import Trainer
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -224,6 +227,20 @@ def small_tutorial_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     output_dir = tmp_path_factory.mktemp("small_tutorial") / "run"
     train_in_process(output_dir, *SMALL_RUN_FLAGS)
     return output_dir
+
+
+def fitted_tutorial_trainer(output_dir: Path, samples: int = 64) -> Trainer:
+    """A tutorial `Trainer` after `fit()`: one epoch of `samples` samples, no exports, no progress bar. For tests
+    that need the trainer object itself (its model, exporter or state) rather than the command line."""
+    from scenarios.tutorial.scenario import TutorialScenario
+
+    params = TutorialScenario.default_trainer_params()
+    params.output_dir = str(output_dir)
+    params.epochs, params.samples_per_epoch, params.progress_bar = 1, samples, False
+    params.export_best = params.export_final = False
+    trainer = TutorialScenario(params.scenario).create_trainer(params)
+    trainer.fit()
+    return trainer
 
 
 # ============================== order and garbage collection ==============================

@@ -94,12 +94,9 @@ def test_an_exporter_written_again_stores_the_current_weights(tmp_path: Path) ->
     must serve the weights of its own moment, not those of the first write."""
     import tensorflow as tf
 
-    params = TutorialScenario.default_trainer_params()
-    params.output_dir = str(tmp_path / "run")
-    params.epochs, params.samples_per_epoch, params.progress_bar = 1, 64, False
-    params.export_best = params.export_final = False
-    trainer = TutorialScenario(params.scenario).create_trainer(params)
-    trainer.fit()
+    from tests.conftest import fitted_tutorial_trainer
+
+    trainer = fitted_tutorial_trainer(tmp_path / "run")
     images = np.random.default_rng(0).uniform(0, 16, (8, 8, 8)).astype(np.float32)
 
     def served(path: Path) -> np.ndarray:

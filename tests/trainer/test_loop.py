@@ -169,7 +169,7 @@ def test_fit_releases_its_training_iterator_when_it_returns(tmp_path: Path, monk
     later moment that wait stalled whatever ran then (seconds per test in the parallel suite)."""
     import weakref
 
-    from scenarios.tutorial.scenario import TutorialScenario
+    from tests.conftest import fitted_tutorial_trainer
     from tfaip_core.trainer.trainer import Trainer
 
     iterators: List[weakref.ref] = []
@@ -180,12 +180,7 @@ def test_fit_releases_its_training_iterator_when_it_returns(tmp_path: Path, monk
         iterators.append(weakref.ref(self._train_iterator))
 
     monkeypatch.setattr(Trainer, "_restore", recording_restore)
-    params = TutorialScenario.default_trainer_params()
-    params.output_dir = str(tmp_path / "run")
-    params.epochs, params.samples_per_epoch, params.progress_bar = 1, 64, False
-    params.export_best = params.export_final = False
-    trainer = TutorialScenario(params.scenario).create_trainer(params)
-    trainer.fit()
+    trainer = fitted_tutorial_trainer(tmp_path / "run", samples=64)
     assert len(iterators) == 1
     assert iterators[0]() is None  # gone although the trainer is still referenced here
-    assert trainer.global_step == 64 // params.train.batch_size  # it trained its steps
+    assert trainer.global_step == 64 // trainer.params.train.batch_size  # it trained its steps
