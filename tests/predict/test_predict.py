@@ -102,6 +102,7 @@ def test_predictor_equals_plain_saved_model_on_the_same_batches(two_models: Tupl
         np.testing.assert_array_equal(np.stack([s.outputs["probs"] for s in samples]), plain["probs"])
         np.testing.assert_array_equal(np.array([s.outputs["class"] for s in samples]), plain["class"])
     assert stats.samples == 150 and stats.batches == 12 and stats.samples_per_second > 0
+    assert 0 < stats.wait_seconds < stats.seconds  # waiting for the model is a part of the wall time
 
 
 def test_predict_raw_keeps_the_ids_of_samples(two_models: Tuple[Path, Path]) -> None:

@@ -356,32 +356,42 @@ class DataPipeline:
 
 
 # ---------------------------------------------------------------------- un-batching
-def unbatch(inputs: Any, targets: Any, outputs: Any, meta: Any = None) -> List[Sample]:
+def unbatch(inputs: Any, targets: Any, outputs: Any, meta: Any = None, first_id: Optional[int] = None) -> List[Sample]:
     """One batch (numpy arrays or tf tensors) → one `Sample` per row.
 
     With the `meta` of a `with_meta` pipeline, each sample gets back its `Sample.meta` (as JSON restores
     it: tuples become lists, dict keys strings) and its variable-length inputs and targets their exact
     original shapes (the padding stripped). `outputs` are split by row only. Without `meta` every part is
-    split by row only. For a batch of a `tf.distribute` strategy, call it once per local replica result.
+    split by row only, and each sample's meta is empty, or `{"id": str(position)}` numbered from `first_id`.
+    For a batch of a `tf.distribute` strategy, call it once per local replica result.
     """
     np_in, np_tgt, np_out, np_meta = (_numpy(part) for part in (inputs, targets, outputs, meta))
     size = _rows(np_in, np_tgt, np_out, np_meta)
     shapes: Dict[str, np.ndarray] = np_meta[META_SHAPES] if np_meta else {}
-    metas = [json.loads(_text(m)) for m in np_meta[META_JSON]] if np_meta else [{} for _ in range(size)]
+    if np_meta:
+        metas: List[Dict[str, Any]] = [json.loads(_text(m)) for m in np_meta[META_JSON]]
+    elif first_id is not None:
+        metas = [{"id": str(position)} for position in range(first_id, first_id + size)]
+    else:
+        metas = [{} for _ in range(size)]
     # split column by column (C-level slicing), then zip into samples: un-batching a large batch of a small
-    # model must cost little next to the model itself
+    # model must cost little next to the model itself (positional arguments: keywords cost 0.3 µs a sample)
     rows = zip(
         _split(np_in, size, shapes, "inputs"),
         _split(np_tgt, size, shapes, "targets"),
         _split(np_out, size, {}, "outputs"),
         metas,
     )
-    return [Sample(inputs=i, targets=t, outputs=o, meta=m) for i, t, o, m in rows]
+    return list(itertools.starmap(Sample, rows))  # Sample(inputs, targets, outputs, meta)
 
 
 def _numpy(structure: Any) -> Any:
     if structure is None:
         return None
+    if isinstance(structure, dict):  # the usual case, without tf.nest's per-container cost
+        return {key: _numpy(value) for key, value in structure.items()}
+    if isinstance(structure, (tf.Tensor, np.ndarray)):
+        return structure.numpy() if hasattr(structure, "numpy") else structure
     return tf.nest.map_structure(lambda t: t.numpy() if hasattr(t, "numpy") else np.asarray(t), structure)
 
 
@@ -402,15 +412,18 @@ def _split(values: Any, size: int, shapes: Dict[str, np.ndarray], part: str) -> 
         return [None] * size
     if not isinstance(values, dict):
         return [tf.nest.map_structure(lambda a: a[i], values) for i in range(size)]  # noqa: B023
-    rows: List[Dict[str, Any]] = [{} for _ in range(size)]
+    rows: List[Dict[str, Any]] = []
     for name, array in values.items():
         column = list(array)  # one view per row
         shape = shapes.get(f"{part}/{name}")
         if shape is not None:
             column = [row[tuple(slice(0, int(d)) for d in dims)] for row, dims in zip(column, shape)]
-        for row, value in zip(rows, column):  # filled column by column: cheaper than a dict(zip()) per row
-            row[name] = value
-    return rows
+        if not rows:
+            rows = [{name: value} for value in column]
+        else:
+            for row, value in zip(rows, column):  # filled column by column: cheaper than a dict(zip()) per row
+                row[name] = value
+    return rows or [{} for _ in range(size)]
 
 
 def _text(value: Any) -> str:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from typing import Any, Iterable, Iterator, List, Sequence, Union
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Union
 
 import tensorflow as tf
 
@@ -25,19 +25,24 @@ from tfaip_core.data.data_pipeline import DataPipeline, unbatch
 from tfaip_core.data.params import DataBaseParams
 from tfaip_core.data.sample import PipelineMode, Sample
 from tfaip_core.errors import ConfigError, DataError
-from tfaip_core.predict.loaded_model import LoadedModel, Tensors
+from tfaip_core.predict.loaded_model import LoadedModel
 from tfaip_core.predict.params import PredictorParams
 from tfaip_core.predict.voter import Voter
 
 
 @dataclasses.dataclass
 class PredictionStats:
-    """Throughput of a predictor: samples and batches yielded, wall seconds, and seconds inside the model(s)."""
+    """Throughput of a predictor: samples and batches yielded, and wall seconds.
+
+    `wait_seconds` is the part of `seconds` spent waiting for the next batch of model outputs (the data pipeline
+    and the model run ahead in tf.data's threads): close to `seconds`, the model or the input is the bottleneck;
+    small, the un-batching and post-processing in Python are.
+    """
 
     samples: int = 0
     batches: int = 0
     seconds: float = 0.0
-    model_seconds: float = 0.0
+    wait_seconds: float = 0.0
 
     @property
     def samples_per_second(self) -> float:
@@ -46,7 +51,7 @@ class PredictionStats:
     def __str__(self) -> str:
         return (
             f"{self.samples} samples in {self.batches} batches, {self.seconds:.3f} s "
-            f"({self.samples_per_second:.1f} samples/s; {self.model_seconds:.3f} s in the model)"
+            f"({self.samples_per_second:.1f} samples/s; {self.wait_seconds:.3f} s waiting for the model)"
         )
 
 
@@ -82,7 +87,9 @@ class Predictor:
         pipeline = DataPipeline(
             source, PipelineMode.PREDICTION, self.params.pipeline(), with_targets=False, with_meta=True
         )
-        yield from self._run(pipeline, source)
+        with pipeline:
+            for samples in self._run(pipeline.dataset(), meta=True, data=source):
+                yield from samples
 
     def predict_raw(self, inputs: Iterable[Any]) -> Iterator[Sample]:
         """The predictions of raw inputs (each a `Sample` or the `inputs` of one), pre-processed like PREDICTION
@@ -91,49 +98,65 @@ class Predictor:
         if isinstance(inputs, (list, tuple)):  # a sized source is preloaded (fed from tensors when it can be)
             samples = list(samples)
         pipeline = DataPipeline.from_samples(self.data, samples, self.params.pipeline())
-        yield from self._run(pipeline, self.data)
+        with pipeline:
+            for samples in self._run(pipeline.dataset(), meta=True):
+                yield from samples
 
     def predict_dataset(self, dataset: tf.data.Dataset) -> Iterator[Sample]:
         """The predictions of a batched dataset whose elements are input dicts (or tuples starting with one).
 
         No pre-processing; samples get their position in the dataset as `meta["id"]`.
         """
-        start, index = time.perf_counter(), 0
-        for element in dataset:
-            inputs = element[0] if isinstance(element, tuple) else element
-            if not isinstance(inputs, dict):
-                raise DataError(
-                    f"predict_dataset takes batches of named inputs (dicts); got {type(inputs).__name__}. "
-                    "Fix: map the dataset to {name: tensor} dicts."
-                )
-            samples = self._predict_batch(inputs, None, self.data)
-            for position, sample in enumerate(samples, index):
-                if isinstance(sample.meta, dict):  # a fresh dict per sample (unbatch): set the id in place
-                    sample.meta["id"] = str(position)
-                else:
-                    samples[position - index] = sample.new_meta({"id": str(position)})
-            index += len(samples)
+        spec = dataset.element_spec
+        if not isinstance(spec[0] if isinstance(spec, tuple) and spec else spec, dict):
+            raise DataError(
+                f"predict_dataset takes batches of named inputs (dicts); got elements {spec}. "
+                "Fix: map the dataset to {name: tensor} dicts."
+            )
+        for samples in self._run(dataset):
             yield from samples
+
+    # ------------------------------------------------------------------ running
+    def _run(
+        self, dataset: tf.data.Dataset, meta: bool = False, data: Optional[DataBase] = None
+    ) -> Iterator[List[Sample]]:
+        """The post-processed samples of each batch of `dataset` (input dicts first in each element, the
+        pipeline's meta last if `meta`; else each sample's `meta["id"]` is its position).
+
+        The models run inside the dataset (tf.data's threads, ahead of this loop by `--predict.prefetch`
+        batches), so the model of the next batch overlaps with un-batching and post-processing this one.
+        """
+        data = data or self.data
+        models = self.models
+
+        def predict(*element: Any) -> Dict[str, Any]:
+            # dicts only: the iterator re-nests every element in Python, and on Python 3.11 tf.nest spends about
+            # 8 µs on each tuple in it (a typing.Protocol isinstance check), 1 µs a sample at batch size 128
+            outputs = {index: model.predict(element[0]) for index, model in enumerate(models)}
+            return {"inputs": element[0], "meta": element[-1] if meta else {}, "outputs": outputs}
+
+        predicted = dataset.map(predict)
+        if self.params.prefetch != 0:
+            predicted = predicted.prefetch(tf.data.AUTOTUNE if self.params.prefetch < 0 else self.params.prefetch)
+        start, position = time.perf_counter(), 0
+        for element in predicted:
+            self.stats.wait_seconds += time.perf_counter() - start
+            inputs, batch_meta = element["inputs"], element["meta"] or None
+            per_model = [
+                unbatch(inputs, {}, element["outputs"][index], batch_meta, None if meta else position)
+                for index in range(len(models))
+            ]
+            position += len(per_model[0])
+            samples = self._combine([data.post_process(one, PipelineMode.PREDICTION) for one in per_model])
+            self.stats.batches += 1
+            self.stats.samples += len(samples)
+            yield samples
             self.stats.seconds += time.perf_counter() - start
             start = time.perf_counter()
 
-    # ------------------------------------------------------------------ running
-    def _run(self, pipeline: DataPipeline, data: DataBase) -> Iterator[Sample]:
-        with pipeline:
-            start = time.perf_counter()
-            for inputs, _, meta in pipeline.dataset():
-                yield from self._predict_batch(inputs, meta, data)
-                self.stats.seconds += time.perf_counter() - start
-                start = time.perf_counter()
-
-    def _predict_batch(self, inputs: Tensors, meta: Any, data: DataBase) -> List[Sample]:
-        start = time.perf_counter()
-        outputs = self.models[0].predict(inputs)
-        self.stats.model_seconds += time.perf_counter() - start
-        samples = data.post_process(unbatch(inputs, {}, outputs, meta), PipelineMode.PREDICTION)
-        self.stats.batches += 1
-        self.stats.samples += len(samples)
-        return samples
+    def _combine(self, per_model: List[List[Sample]]) -> List[Sample]:
+        """One model's samples of a batch (a `MultiModelPredictor` votes)."""
+        return per_model[0]
 
     def _data(self, data: Union[DataBase, DataBaseParams, None]) -> DataBase:
         if data is None:
@@ -177,17 +200,8 @@ class MultiModelPredictor(Predictor):
         self.voter = voter
         self._setup(model_dirs, data, params)
 
-    def _predict_batch(self, inputs: Tensors, meta: Any, data: DataBase) -> List[Sample]:
-        per_model = []
-        for model in self.models:
-            start = time.perf_counter()
-            outputs = model.predict(inputs)
-            self.stats.model_seconds += time.perf_counter() - start
-            per_model.append(data.post_process(unbatch(inputs, {}, outputs, meta), PipelineMode.PREDICTION))
-        samples = [self.voter.vote(list(one)) for one in zip(*per_model)]
-        self.stats.batches += 1
-        self.stats.samples += len(samples)
-        return samples
+    def _combine(self, per_model: List[List[Sample]]) -> List[Sample]:
+        return [self.voter.vote(list(one)) for one in zip(*per_model)]
 
 
 def _open(model_dirs: Sequence[str]) -> List[LoadedModel]:
