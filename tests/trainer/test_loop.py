@@ -184,3 +184,27 @@ def test_fit_releases_its_training_iterator_when_it_returns(tmp_path: Path, monk
     assert len(iterators) == 1
     assert iterators[0]() is None  # gone although the trainer is still referenced here
     assert trainer.global_step == 64 // trainer.params.train.batch_size  # it trained its steps
+
+
+def test_a_compiled_call_consumes_exactly_the_batches_of_its_updates(tmp_path: Path) -> None:
+    """The loop fetches the next update's batch beside the current update; it must not fetch one past its last
+    update, or every call would silently skip a batch of the training stream (and the checkpointed iterator
+    position would be one batch ahead of the weights)."""
+    import numpy as np
+    import tensorflow as tf
+
+    from tests.conftest import fitted_tutorial_trainer
+
+    trainer = fitted_tutorial_trainer(tmp_path / "run", samples=64)
+    batches = list(trainer._train_dataset.take(7))  # fixed batches: a dataset without shuffling
+    dataset = tf.data.Dataset.from_tensors(batches[0])
+    for batch in batches[1:]:
+        dataset = dataset.concatenate(tf.data.Dataset.from_tensors(batch))
+    iterator = iter(dataset)
+    done, finite = trainer._train_function(iterator, tf.constant(3))
+    assert int(done) == 3 and bool(finite)
+    following = next(iterator)
+    tf.nest.map_structure(lambda a, b: np.testing.assert_array_equal(a.numpy(), b.numpy()), following, batches[3])
+    done, _ = trainer._train_function(iterator, tf.constant(2))  # the next call starts after the one read here
+    assert int(done) == 2
+    tf.nest.map_structure(lambda a, b: np.testing.assert_array_equal(a.numpy(), b.numpy()), next(iterator), batches[6])
