@@ -504,7 +504,7 @@ def _guarded(source: Callable[[], Iterable[Sample]], mode: PipelineMode) -> Iter
 
 def _meta_json(sample: Sample) -> str:
     try:
-        return json.dumps(sample.meta, default=_json_value)
+        return _META_ENCODER.encode(sample.meta)  # one encoder: json.dumps(default=) builds one per call
     except (TypeError, ValueError) as e:
         raise DataError(
             f"Sample {sample.id or ''} has meta that cannot be carried through the pipeline ({e}). "
@@ -517,6 +517,9 @@ def _json_value(value: Any) -> Any:
     if isinstance(value, (np.generic, np.ndarray)):
         return value.tolist()
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+_META_ENCODER = json.JSONEncoder(default=_json_value)
 
 
 def _with_ids(samples: Iterable[Sample]) -> Iterator[Sample]:

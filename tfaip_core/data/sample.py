@@ -34,15 +34,23 @@ class Sample:
     meta: Dict[str, Any] = dataclasses.field(default_factory=dict)
 
     def new_inputs(self, inputs: Any) -> Sample:
+        if type(self) is Sample:  # positional: a fifth of what dataclasses.replace costs (once per sample)
+            return Sample(inputs, self.targets, self.outputs, self.meta)
         return dataclasses.replace(self, inputs=inputs)
 
     def new_targets(self, targets: Any) -> Sample:
+        if type(self) is Sample:
+            return Sample(self.inputs, targets, self.outputs, self.meta)
         return dataclasses.replace(self, targets=targets)
 
     def new_outputs(self, outputs: Any) -> Sample:
+        if type(self) is Sample:
+            return Sample(self.inputs, self.targets, outputs, self.meta)
         return dataclasses.replace(self, outputs=outputs)
 
     def new_meta(self, meta: Dict[str, Any]) -> Sample:
+        if type(self) is Sample:
+            return Sample(self.inputs, self.targets, self.outputs, meta)
         return dataclasses.replace(self, meta=meta)
 
     @property
