@@ -166,6 +166,39 @@ def test_the_same_seed_gives_the_same_shuffled_order() -> None:
     assert sorted(order(1)) == list(range(50))
 
 
+def _training_rows(samples: int, batch_size: int, batches: int, seed: int = 5, **params: int) -> List[int]:
+    data = CountData(DataBaseParams(), [Sample(inputs={"x": i}, targets={"y": 0}) for i in range(samples)])
+    pipeline_params = DataPipelineParams(batch_size=batch_size, **params)
+    pipeline = DataPipeline(data, PipelineMode.TRAINING, pipeline_params, repeat=True, seed=seed)
+    iterator = iter(pipeline.dataset())
+    assert pipeline.from_tensors
+    rows = []
+    for _ in range(batches):
+        inputs, _ = next(iterator)
+        assert inputs["x"].shape[0] == batch_size  # every batch is full
+        rows += inputs["x"].numpy().tolist()
+    return rows
+
+
+def test_each_pass_over_in_memory_training_data_is_a_new_permutation() -> None:
+    rows = _training_rows(10, 4, 10)  # 40 rows = 4 passes; batches 3, 5 and 8 span two passes
+    passes = [rows[i : i + 10] for i in range(0, 40, 10)]
+    assert all(sorted(p) == list(range(10)) for p in passes)  # every sample once per pass, none lost at the seams
+    assert len({tuple(p) for p in passes}) == 4 and passes[0] != list(range(10))  # shuffled, differently each pass
+    assert _training_rows(10, 4, 10) == rows and _training_rows(10, 4, 10, seed=6) != rows  # by the seed
+
+
+def test_in_memory_training_data_without_shuffling_comes_in_order() -> None:
+    assert _training_rows(10, 4, 5, shuffle_buffer_size=0) == list(range(10)) * 2
+
+
+@pytest.mark.parametrize("batch_size, buffer", [(8, -1), (4, 5)])
+def test_a_batch_larger_than_the_data_or_a_small_buffer_shuffles_through_a_buffer(batch_size: int, buffer: int) -> None:
+    rows = _training_rows(3 if batch_size == 8 else 10, batch_size, 5, shuffle_buffer_size=buffer)
+    counts = np.bincount(rows)
+    assert counts.min() >= len(rows) // len(counts) - 1 and counts.max() <= len(rows) // len(counts) + 1
+
+
 def test_without_targets_for_data_that_has_none() -> None:
     originals = [Sample(inputs={"x": np.int64(i)}, meta={"id": f"p{i}"}) for i in range(5)]
     data = CountData(DataBaseParams(), originals)
@@ -284,7 +317,9 @@ def test_a_checkpointed_training_iterator_holds_indices_not_the_data(tmp_path) -
     assert pipeline.from_tensors and sorted(np.concatenate(first[:100]).tolist()) == list(range(5000))
     path = tf.train.Checkpoint(iterator=iterator).write(str(tmp_path / "ckpt"))
     size = sum(f.stat().st_size for f in tmp_path.iterdir())
-    assert size < 2_000_000, size  # ~200 bytes an index; a shuffle buffer of the samples held 6.7 MB
+    # a batch counter and the pipeline's graph (105 KB); a shuffle buffer of the 5,000 indices took 1.2 MB,
+    # one of the samples 6.7 MB
+    assert size < 300_000, size
     expected = [next(iterator)[1]["y"].numpy() for _ in range(10)]
     restored = iter(pipeline.dataset())
     tf.train.Checkpoint(iterator=restored).read(path).assert_consumed()
