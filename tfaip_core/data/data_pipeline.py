@@ -228,9 +228,9 @@ class DataPipeline:
         With the whole data as the shuffle buffer (the default, -1) or no shuffling, the stream of batches is
         computed, not buffered: batch `b` holds the samples at stream positions `b*B ... b*B+B-1`, position
         `p` being sample `index_shuffle(p % n)` of pass `p // n`'s permutation, seeded by (seed, pass). That is
-        one op per batch instead of one shuffle-buffer step per sample (the MLP at batch size 16 spent about
-        4 % of its step there), and the iterator's whole state is the batch counter. A smaller buffer shuffles
-        the indices through a tf.data shuffle buffer.
+        one op per batch instead of one shuffle-buffer step per sample (in isolation 113 instead of 193 µs of CPU
+        per batch of 16), and the iterator's state is a batch counter (at 60,000 samples the shuffled indices
+        made each checkpoint 13.9 MB). A smaller buffer shuffles the indices through a tf.data shuffle buffer.
         """
         p, n = self.params, len(tf.nest.flatten(stacked)[0])
         buffer = n if p.shuffle_buffer_size < 0 else min(p.shuffle_buffer_size, n)

@@ -191,14 +191,15 @@ class Trainer:
             Each loop iteration fetches the batches of the next update (as optionals, Keras' pattern) beside its
             own update, so that tf.data's hand-over overlaps the step instead of preceding it (MLP at batch
             size 16: about 9 % a step). The last iteration fetches nothing: a call consumes exactly the batches
-            of its updates, and the checkpointed iterator position stays exact.
+            of its updates, and the checkpointed iterator position stays exact (after a non-finite loss, which
+            may leave one batch fetched, the run stops with an error and saves nothing).
             """
 
             def fetch() -> List[Any]:
                 return [iterator.get_next_as_optional() for _ in range(accum)]
 
             def cond(done: tf.Tensor, finite: tf.Tensor, upcoming: List[Any]) -> tf.Tensor:
-                # the loop's own condition stops it (no branch to leave early: an `If` op costs)
+                # the loop's own condition stops it at a non-finite loss (no extra branch in the body)
                 return tf.logical_and(done < num_steps, finite)
 
             def body(done: tf.Tensor, finite: tf.Tensor, upcoming: List[Any]) -> Tuple[Any, ...]:
