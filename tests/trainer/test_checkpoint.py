@@ -176,6 +176,22 @@ def test_a_checkpoint_without_state_the_run_needs_is_a_mismatch(store: Checkpoin
     assert errors == []
 
 
+def test_a_data_position_kept_in_another_form_is_a_mismatch(store: CheckpointStore, errors: List[str]) -> None:
+    """The newest checkpoint holds a tf.data iterator where the run keeps a batch counter (data fed otherwise, or
+    written before the steps computed in-memory batches): not corrupt, so no older checkpoint is tried."""
+    model = build()
+    iterator = iter(tf.data.Dataset.range(10))
+    next(iterator)
+    store.save(checkpoint_of(model, train_iterator=iterator), 3, state(3))
+    with pytest.raises(
+        CheckpointError,
+        match=r"ckpt-0000000003 does not match the run: it holds no value for "
+        r"train_iterator/\.ATTRIBUTES/VARIABLE_VALUE \(the position in the training data",
+    ):
+        store.restore_latest(checkpoint_of(build(), train_iterator=tf.Variable(0, dtype=tf.int64)))
+    assert errors == []
+
+
 def test_an_older_checkpoint_format_is_a_mismatch(tmp_path: Path) -> None:
     """A checkpoint that tracks the model as a Keras object instead of variables by path."""
     model = build()

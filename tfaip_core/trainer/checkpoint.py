@@ -36,6 +36,14 @@ log = logger("checkpoint")
 VARIABLES_PREFIX = "variables"
 _MAX_LISTED = 3  # variables named in a mismatch message
 _READ_ERRORS = (OSError, ValueError, IndexError, KeyError, tf.errors.OpError)
+# what a checkpoint key that a run misses means, by its first part
+_KEY_HINTS = {
+    "train_iterator": (
+        " (the position in the training data, kept in another form: the run fed its data otherwise, e.g. "
+        "--trainer.preload_data, --train.shuffle_buffer_size or pre-processors changed, or tfaip_core before the "
+        "training steps computed in-memory batches wrote it)"
+    ),
+}
 
 # state.json: every field, its meaning; all are required and nothing else is allowed.
 STATE_FIELDS = {
@@ -224,6 +232,15 @@ class CheckpointStore:
         prefix = os.path.join(path, VARIABLES_PREFIX)
         try:
             status = checkpoint.read(prefix)
+        except tf.errors.NotFoundError as e:  # an index that reads, without a value the run's objects need
+            key = re.search(r"Key (\S+) not found in checkpoint", str(e))
+            if key is None:
+                raise _Corrupt(_unreadable(prefix, e)) from e
+            raise CheckpointError(
+                f"Checkpoint {path} does not match the run: it holds no value for {key.group(1)}"
+                f"{_KEY_HINTS.get(key.group(1).split('/')[0], '')}. Fix: resume with the flags the run was trained "
+                "with, or train into a new directory."
+            ) from e
         except _READ_ERRORS as e:
             raise _Corrupt(_unreadable(prefix, e)) from e
         try:
