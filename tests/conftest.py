@@ -229,7 +229,7 @@ def small_tutorial_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return output_dir
 
 
-def fitted_tutorial_trainer(output_dir: Path, samples: int = 64, shuffle_buffer_size: int = -1) -> Trainer:
+def fitted_tutorial_trainer(output_dir: Path, samples: int = 64) -> Trainer:
     """A tutorial `Trainer` after `fit()`: one epoch of `samples` samples, no exports, no progress bar. For tests
     that need the trainer object itself (its model, exporter or state) rather than the command line."""
     from scenarios.tutorial.scenario import TutorialScenario
@@ -238,7 +238,6 @@ def fitted_tutorial_trainer(output_dir: Path, samples: int = 64, shuffle_buffer_
     params.output_dir = str(output_dir)
     params.epochs, params.samples_per_epoch, params.progress_bar = 1, samples, False
     params.export_best = params.export_final = False
-    params.train.shuffle_buffer_size = shuffle_buffer_size
     trainer = TutorialScenario(params.scenario).create_trainer(params)
     trainer.fit()
     return trainer

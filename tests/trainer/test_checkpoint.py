@@ -177,8 +177,8 @@ def test_a_checkpoint_without_state_the_run_needs_is_a_mismatch(store: Checkpoin
 
 
 def test_a_data_position_kept_in_another_form_is_a_mismatch(store: CheckpointStore, errors: List[str]) -> None:
-    """The newest checkpoint holds a tf.data iterator where the run keeps a batch counter (data fed otherwise, or
-    written before the steps computed in-memory batches): not corrupt, so no older checkpoint is tried."""
+    """The newest checkpoint holds a tf.data iterator where the run keeps another kind of state under the same
+    name (a value its index lacks): a mismatch, not a corrupt checkpoint, so no older checkpoint is tried."""
     model = build()
     iterator = iter(tf.data.Dataset.range(10))
     next(iterator)

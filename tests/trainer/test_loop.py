@@ -180,28 +180,10 @@ def test_fit_releases_its_training_iterator_when_it_returns(tmp_path: Path, monk
         iterators.append(weakref.ref(self._train_iterator))
 
     monkeypatch.setattr(Trainer, "_restore", recording_restore)
-    # a shuffle buffer smaller than the data: a tf.data iterator (else the steps compute their batches in the graph)
-    trainer = fitted_tutorial_trainer(tmp_path / "run", samples=64, shuffle_buffer_size=10)
-    assert len(iterators) == 1 and trainer._train_pipeline.computed_batches is None
+    trainer = fitted_tutorial_trainer(tmp_path / "run", samples=64)
+    assert len(iterators) == 1
     assert iterators[0]() is None  # gone although the trainer is still referenced here
     assert trainer.global_step == 64 // trainer.params.train.batch_size  # it trained its steps
-
-
-def test_the_steps_compute_in_memory_batches_in_the_graph(tmp_path: Path) -> None:
-    """In-memory training data (the tutorial's) is read inside the compiled steps, not through a tf.data iterator
-    (10 % of a small model's step): the batch counter advanced by one per update, and a checkpoint holds it."""
-    import tensorflow as tf
-
-    from tests.conftest import fitted_tutorial_trainer
-
-    trainer = fitted_tutorial_trainer(tmp_path / "run", samples=64)
-    computed = trainer._train_pipeline.computed_batches
-    assert computed is not None and trainer.global_step == 64 // trainer.params.train.batch_size
-    assert int(computed.position.numpy()) == trainer.global_step
-    reader = tf.train.load_checkpoint(str(next((tmp_path / "run" / "checkpoint").glob("ckpt-*")) / "variables"))
-    assert [name for name in reader.get_variable_to_shape_map() if name.startswith("train_iterator/")] == [
-        "train_iterator/.ATTRIBUTES/VARIABLE_VALUE"
-    ]
 
 
 def test_a_compiled_call_consumes_exactly_the_batches_of_its_updates(tmp_path: Path) -> None:

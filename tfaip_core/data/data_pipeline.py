@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, Iterator, List,
 import numpy as np
 import tensorflow as tf
 
-from tfaip_core.data.computed_batches import ComputedBatches
 from tfaip_core.data.generator import shard_size, take_shard
 from tfaip_core.data.params import DataPipelineParams
 from tfaip_core.data.pipeline import ProcessorPipeline
@@ -104,9 +103,6 @@ class DataPipeline:
         self.total_samples: Optional[int] = None
         #: Whether the dataset is fed from in-memory tensors (its iterator can be checkpointed); after `dataset()`.
         self.from_tensors = False
-        #: The training batches of in-memory data computed from their number (None: not this pipeline's case);
-        #: a training step can read them without tf.data (`ComputedBatches.get_next_as_optional`). After `dataset()`.
-        self.computed_batches: Optional[ComputedBatches] = None
         self._samples: Optional[Iterable[Sample]] = None  # raw samples given to `from_samples`
         self._processors: Optional[ProcessorPipeline] = None
         self._cached: Optional[List[Sample]] = None  # the preloaded raw samples (a resumed dataset reuses them)
@@ -229,22 +225,43 @@ class DataPipeline:
         the start of each pass, and a checkpoint of the iterator would hold all of them (47 MB for MNIST);
         shuffling the indices (as Keras does for arrays) keeps the data where it is and gathers a batch in one op.
 
-        With the whole data as the shuffle buffer (the default, -1) or no shuffling, the batches are computed
-        from their number (`ComputedBatches`, also readable inside a training step: `computed_batches`): one
-        op per batch instead of one shuffle-buffer step per sample (in isolation 113 instead of 193 µs of CPU
-        per batch of 16), and the state is a batch counter (at 60,000 samples the shuffled indices made each
-        checkpoint 13.9 MB). A smaller buffer shuffles the indices through a tf.data shuffle buffer.
+        With the whole data as the shuffle buffer (the default, -1) or no shuffling, the stream of batches is
+        computed, not buffered: batch `b` holds the samples at stream positions `b*B ... b*B+B-1`, position
+        `p` being sample `index_shuffle(p % n)` of pass `p // n`'s permutation, seeded by (seed, pass). That is
+        one op per batch instead of one shuffle-buffer step per sample (in isolation 113 instead of 193 µs of CPU
+        per batch of 16), and the iterator's state is a batch counter (at 60,000 samples the shuffled indices
+        made each checkpoint 13.9 MB). A smaller buffer shuffles the indices through a tf.data shuffle buffer.
         """
         p, n = self.params, len(tf.nest.flatten(stacked)[0])
         buffer = n if p.shuffle_buffer_size < 0 else min(p.shuffle_buffer_size, n)
+        tensors = tf.data.Dataset.from_tensors(stacked).repeat()  # held once, not captured in the graph
+
+        def gather(rows: tf.Tensor, data: Any) -> Any:
+            return tf.nest.map_structure(lambda column: tf.gather(column, rows), data)
+
         if 1 < buffer < n or (buffer > 1 and p.batch_size > n):  # (a batch of more than n spans > 2 passes)
-            tensors = tf.data.Dataset.from_tensors(stacked).repeat()  # held once, not captured in the graph
             indices = tf.data.Dataset.range(n).shuffle(buffer, seed=self.seed, reshuffle_each_iteration=True)
             indices = indices.repeat().batch(p.batch_size, drop_remainder=True)  # endless: every batch is full
-            gather = lambda rows, data: tf.nest.map_structure(lambda column: tf.gather(column, rows), data)  # noqa: E731
             return self._prefetched(tf.data.Dataset.zip((indices, tensors)).map(gather))
-        self.computed_batches = ComputedBatches(stacked, p.batch_size, shuffle=buffer > 1, seed=self.seed)
-        return self._prefetched(self.computed_batches.dataset())
+
+        size, shuffled = p.batch_size, buffer > 1
+        base_seed = tf.constant(
+            self.seed if self.seed is not None else np.random.default_rng().integers(2**31), tf.int64
+        )
+
+        def batch_rows(number: tf.Tensor, data: Any) -> Any:
+            positions = number * size + tf.range(size, dtype=tf.int64)
+            rows = positions % n
+            if shuffled:  # each position's place in its pass's permutation (seed: base, pass)
+                passes = positions // n
+                first, last = passes[0], tf.constant(n - 1, tf.int64)  # a batch spans at most two passes
+                this_pass = tf.random.experimental.index_shuffle(rows, tf.stack([base_seed, first]), last)
+                next_pass = tf.random.experimental.index_shuffle(rows, tf.stack([base_seed, first + 1]), last)
+                rows = tf.where(passes == first, this_pass, next_pass)
+            return gather(rows, data)
+
+        numbers = tf.data.Dataset.range(np.iinfo(np.int64).max // size)  # endless: every batch is full
+        return self._prefetched(tf.data.Dataset.zip((numbers, tensors)).map(batch_rows))
 
     def _training_order(
         self, cached: Optional[List[Sample]], raw: Callable[[], Iterator[Sample]], start: int

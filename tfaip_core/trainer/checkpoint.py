@@ -40,8 +40,7 @@ _READ_ERRORS = (OSError, ValueError, IndexError, KeyError, tf.errors.OpError)
 _KEY_HINTS = {
     "train_iterator": (
         " (the position in the training data, kept in another form: the run fed its data otherwise, e.g. "
-        "--trainer.preload_data, --train.shuffle_buffer_size or pre-processors changed, or tfaip_core before the "
-        "training steps computed in-memory batches wrote it)"
+        "--trainer.preload_data, --train.shuffle_buffer_size or pre-processors changed)"
     ),
 }
 

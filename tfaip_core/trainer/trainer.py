@@ -394,29 +394,24 @@ class Trainer:
     def _release_train_iterator(self) -> None:
         """Drop the training iterator when `fit` ends: it (and its tf.data threads) goes now, not whenever the
         garbage collector gets to the trainer's reference cycles."""
-        self._train_iterator = self._train_position = None
+        self._train_iterator = None
 
     # ============================== checkpoints and resume ==============================
     def _tf_checkpoint(self) -> tf.train.Checkpoint:
         objects: Dict[str, Any] = {MODEL_KEY: ModelVariables(self.keras_model), "optimizer": self.optimizer}
         if self.ema is not None:
             objects["ema"] = self.ema
-        if self._iterator_checkpointable:  # the tf.data iterator, or the batch counter of computed batches
-            objects["train_iterator"] = self._train_position
+        if self._iterator_checkpointable:
+            objects["train_iterator"] = self._train_iterator
         return tf.train.Checkpoint(**objects)
 
     def _restore(self, callbacks: CallbackList) -> None:
         """Continue from the newest complete checkpoint if there is one; else warm start if asked."""
         self.callbacks = callbacks
-        # The position in the training data is checkpointed where it can be (in-memory data on one replica:
-        # the batch counter of computed batches, which the steps read without tf.data, or the tf.data iterator
-        # with its shuffle buffer); otherwise the resumed run starts the stream after the batches consumed.
+        # The iterator's position (incl. the shuffle buffer) is checkpointed where tf.data supports it;
+        # otherwise the resumed run skips the batches already consumed.
         self._iterator_checkpointable = self._train_from_tensors and not self.layout.distributed
-        self._train_iterator = self._train_position = None
-        if self._iterator_checkpointable:
-            computed = self._train_pipeline.computed_batches
-            self._train_iterator = computed if computed is not None else iter(self._train_dataset)
-            self._train_position = computed.position if computed is not None else self._train_iterator
+        self._train_iterator = iter(self._train_dataset) if self._iterator_checkpointable else None
         # non-chief workers save to their scratch directory but resume from the chief's checkpoints
         restore_from = CheckpointStore(self.run_dir.restore_checkpoint_dir, self.params.keep_checkpoint_max)
         state = restore_from.restore_latest(self._tf_checkpoint())
