@@ -324,3 +324,25 @@ def test_a_checkpointed_training_iterator_holds_indices_not_the_data(tmp_path) -
     restored = iter(pipeline.dataset())
     tf.train.Checkpoint(iterator=restored).read(path).assert_consumed()
     assert all(np.array_equal(a, next(restored)[1]["y"].numpy()) for a in expected)  # continues where it was
+
+
+def test_preloading_pauses_garbage_collection() -> None:
+    """Preloaded samples all live on, and every full collection walks all of them: with 60,000 MNIST-sized samples
+    three of them doubled the time of `dataset()` (1.12 s instead of 0.57 s). Collection is paused while the data
+    is read and stacked, and enabled again afterwards, also when the data is rejected."""
+    import gc
+
+    seen: List[bool] = []
+
+    class Watched(CountData):
+        def create_generator(self, mode: PipelineMode, pipeline: DataPipelineParams) -> ListDataGenerator:
+            seen.append(gc.isenabled())  # while the pipeline reads the data
+            return super().create_generator(mode, pipeline)
+
+    samples = [Sample(inputs={"x": i}, targets={"y": 0}) for i in range(10)]
+    assert gc.isenabled()
+    DataPipeline(Watched(DataBaseParams(), samples), PipelineMode.TRAINING, DataPipelineParams(), repeat=True).dataset()
+    assert seen == [False] and gc.isenabled()
+    with pytest.raises(DataError, match="data is empty"):
+        DataPipeline(Watched(DataBaseParams(), []), PipelineMode.TRAINING, DataPipelineParams()).dataset()
+    assert seen == [False, False] and gc.isenabled()

@@ -14,6 +14,8 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import itertools
 import json
 import os
@@ -148,9 +150,11 @@ class DataPipeline:
         if start:
             if not self.resumable:
                 raise ValueError("DataPipeline.dataset(start) needs a resumable (streamed training) pipeline")
-            return self._build(start)
+            with _collection_paused():
+                return self._build(start)
         if self._dataset is None:
-            self._dataset = self._build()
+            with _collection_paused():  # preloading creates objects that all live on
+                self._dataset = self._build()
         return self._dataset
 
     @property
@@ -378,6 +382,23 @@ class DataPipeline:
         return dataset.padded_batch(
             p.batch_size, padded_shapes=shapes, padding_values=values, drop_remainder=p.batch_drop_remainder
         )
+
+
+@contextlib.contextmanager
+def _collection_paused() -> Iterator[None]:
+    """No cyclic garbage collection inside the block (restored after it, also on an error).
+
+    Why: preloading creates objects that all survive (samples, their dicts and arrays), and each full collection
+    walks every object alive, so its cost grows with the data: for 60,000 MNIST-sized samples `dataset()` ran 3 of
+    them and took 1.12 s, 0.57 s without. Garbage the block makes is collected after it as usual.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 # ---------------------------------------------------------------------- un-batching
