@@ -18,7 +18,10 @@ after that and are reported apart as ``epoch end``).
 
 Usage:
     python benchmarks/training_overhead.py [--samples 60000] [--models mlp cnn] [--batch-sizes 16 128]
-                                           [--epochs 3] [--repeats 2] [--json FILE]
+                                           [--epochs 3] [--repeats 2] [--variants framework fit_spe16 ...]
+                                           [--json FILE]
+
+`--variants` runs a subset (e.g. `framework fit_spe16`): more rounds of one comparison in the same time.
 """
 
 from __future__ import annotations
@@ -212,10 +215,10 @@ VARIANTS: Dict[str, Callable[..., Dict]] = {
 
 def measure(model: str, batch_size: int, args: argparse.Namespace, data: tuple) -> Dict[str, Dict[str, float]]:
     """Median epoch time (first epoch of every run left out) of each variant, run alternately."""
-    train: Dict[str, List[float]] = {v: [] for v in VARIANTS}
+    train: Dict[str, List[float]] = {v: [] for v in args.variants}
     end: List[float] = []
     for r in range(args.repeats):
-        order = list(VARIANTS) if r % 2 == 0 else list(reversed(VARIANTS))
+        order = list(args.variants) if r % 2 == 0 else list(reversed(args.variants))
         for variant in order:
             result = VARIANTS[variant](model, batch_size, args.epochs, *data)
             train[variant] += result["train"][1:]
@@ -224,8 +227,21 @@ def measure(model: str, batch_size: int, args: argparse.Namespace, data: tuple) 
                 f"  {model} bs {batch_size} round {r + 1} {variant}: " + ", ".join(f"{t:.2f}" for t in result["train"])
             )
     out = {v: {"epoch_s": statistics.median(t), "min_epoch_s": min(t)} for v, t in train.items()}
-    out["framework"]["epoch_end_s"] = statistics.median(end) if end else float("nan")
+    if "framework" in out:
+        out["framework"]["epoch_end_s"] = statistics.median(end) if end else float("nan")
     return out
+
+
+def _seconds(row: Dict[str, Any], variant: str, key: str) -> Optional[float]:
+    return row[variant][key] if variant in row else None
+
+
+def _ratio(a: Optional[float], b: Optional[float]) -> Optional[float]:
+    return a / b if a is not None and b is not None else None
+
+
+def _fmt(value: Optional[float]) -> str:
+    return "-" if value is None else f"{value:.2f}"
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -235,6 +251,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--batch-sizes", nargs="+", type=int, default=[16, 128])
     parser.add_argument("--epochs", type=int, default=3, help="per run; the first is left out (>= 2)")
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument(
+        "--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS), help="a subset, for more rounds"
+    )
     parser.add_argument("--json", help="also write the results to this JSON file")
     args = parser.parse_args(argv)
     if args.epochs < 2:
@@ -250,22 +269,25 @@ def main(argv: Optional[List[str]] = None) -> int:
     print("| model | batch | framework s/epoch | fit | fit spe 16 | loop | framework / fit | / fit spe 16 | / loop |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for row in rows:
-        f, fit, fit16, loop = (row[v]["epoch_s"] for v in ("framework", "fit", "fit_spe16", "loop"))
-        print(
-            f"| {row['model']} | {row['batch_size']} | {f:.2f} | {fit:.2f} | {fit16:.2f} | {loop:.2f} | "
-            f"{f / fit:.2f} | {f / fit16:.2f} | {f / loop:.2f} |"
-        )
+        times = [_seconds(row, v, "epoch_s") for v in ("framework", "fit", "fit_spe16", "loop")]
+        ratios = [_ratio(times[0], t) for t in times[1:]]
+        print(f"| {row['model']} | {row['batch_size']} | " + " | ".join(_fmt(t) for t in times + ratios) + " |")
     print("\nThe same with each variant's fastest epoch (other processes only ever add time: the minimum is the")
     print("least disturbed measurement):\n")
     print("| model | batch | framework / fit | / fit spe 16 | / loop |")
     print("|---|---:|---:|---:|---:|")
     for row in rows:
-        f, fit, fit16, loop = (row[v]["min_epoch_s"] for v in ("framework", "fit", "fit_spe16", "loop"))
-        print(f"| {row['model']} | {row['batch_size']} | {f / fit:.2f} | {f / fit16:.2f} | {f / loop:.2f} |")
-    print(
-        f"\n{args.samples} samples; framework epoch end (validation of 128 samples, checkpoint, params): "
-        + ", ".join(f"{r['model']}/{r['batch_size']} {r['framework']['epoch_end_s']:.2f} s" for r in rows)
-    )
+        times = [_seconds(row, v, "min_epoch_s") for v in ("framework", "fit", "fit_spe16", "loop")]
+        print(
+            f"| {row['model']} | {row['batch_size']} | "
+            + " | ".join(_fmt(_ratio(times[0], t)) for t in times[1:])
+            + " |"
+        )
+    if "framework" in args.variants:
+        print(
+            f"\n{args.samples} samples; framework epoch end (validation of 128 samples, checkpoint, params): "
+            + ", ".join(f"{r['model']}/{r['batch_size']} {r['framework']['epoch_end_s']:.2f} s" for r in rows)
+        )
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:
             json.dump({"samples": args.samples, "rows": rows}, f, indent=1)
