@@ -186,9 +186,26 @@ def test_a_data_position_kept_in_another_form_is_a_mismatch(store: CheckpointSto
     with pytest.raises(
         CheckpointError,
         match=r"ckpt-0000000003 does not match the run: it holds no value for "
-        r"train_iterator/\.ATTRIBUTES/VARIABLE_VALUE \(the position in the training data",
+        r"train_iterator/\.ATTRIBUTES/VARIABLE_VALUE \(the position in the training data: the run feeds its "
+        r"training data otherwise",
     ):
         store.restore_latest(checkpoint_of(build(), train_iterator=tf.Variable(0, dtype=tf.int64)))
+    assert errors == []
+
+
+def test_a_data_position_of_another_input_pipeline_is_a_mismatch(store: CheckpointStore, errors: List[str]) -> None:
+    """E.g. a run resumed with another --train.shuffle_buffer_size: tf.data cannot restore the iterator of the
+    saved pipeline into the new one. Reported as such, not as a corrupt checkpoint (which advised a backup)."""
+    iterator = iter(tf.data.Dataset.range(10))
+    next(iterator)
+    store.save(checkpoint_of(build(), train_iterator=iterator), 3, state(3))
+    other = iter(tf.data.Dataset.range(10).shuffle(4, seed=1))
+    with pytest.raises(
+        CheckpointError,
+        match=r"ckpt-0000000003 does not match the run: its position in the training data was saved for another "
+        r"input pipeline: the run feeds its training data otherwise .*--train\.shuffle_buffer_size.*Fix: resume with",
+    ):
+        store.restore_latest(checkpoint_of(build(), train_iterator=other))
     assert errors == []
 
 

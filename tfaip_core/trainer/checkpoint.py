@@ -36,13 +36,10 @@ log = logger("checkpoint")
 VARIABLES_PREFIX = "variables"
 _MAX_LISTED = 3  # variables named in a mismatch message
 _READ_ERRORS = (OSError, ValueError, IndexError, KeyError, tf.errors.OpError)
-# what a checkpoint key that a run misses means, by its first part
-_KEY_HINTS = {
-    "train_iterator": (
-        " (the position in the training data, kept in another form: the run fed its data otherwise, e.g. "
-        "--trainer.preload_data, --train.shuffle_buffer_size or pre-processors changed)"
-    ),
-}
+_DATA_FED_OTHERWISE = (
+    "the run feeds its training data otherwise than the run that saved it (e.g. --trainer.preload_data, "
+    "--train.shuffle_buffer_size, --train.batch_size or the pre-processors changed)"
+)
 
 # state.json: every field, its meaning; all are required and nothing else is allowed.
 STATE_FIELDS = {
@@ -231,17 +228,14 @@ class CheckpointStore:
         prefix = os.path.join(path, VARIABLES_PREFIX)
         try:
             status = checkpoint.read(prefix)
-        except tf.errors.NotFoundError as e:  # an index that reads, without a value the run's objects need
-            key = re.search(r"Key (\S+) not found in checkpoint", str(e))
-            if key is None:
+        except _READ_ERRORS as e:
+            mismatch = _mismatch(e)
+            if mismatch is None:
                 raise _Corrupt(_unreadable(prefix, e)) from e
             raise CheckpointError(
-                f"Checkpoint {path} does not match the run: it holds no value for {key.group(1)}"
-                f"{_KEY_HINTS.get(key.group(1).split('/')[0], '')}. Fix: resume with the flags the run was trained "
-                "with, or train into a new directory."
+                f"Checkpoint {path} does not match the run: {mismatch}. Fix: resume with the flags the run was "
+                "trained with, or train into a new directory."
             ) from e
-        except _READ_ERRORS as e:
-            raise _Corrupt(_unreadable(prefix, e)) from e
         try:
             status.assert_existing_objects_matched()
         except AssertionError as e:
@@ -255,6 +249,25 @@ class CheckpointStore:
         complete = self.complete()
         for path in complete[: max(0, len(complete) - self.keep_max)]:
             shutil.rmtree(path, ignore_errors=True)
+
+
+def _mismatch(error: BaseException) -> Optional[str]:
+    """What a read error says about a checkpoint that reads fine but was written for another run; None if it
+    does not say that (then the files are corrupt or incomplete).
+
+    The tensors of a checkpoint are read with checksums, so damaged bytes fail as such; a missing key or a data
+    position that does not fit the input pipeline means that the run's objects differ from the saved ones.
+    """
+    text = str(error)
+    key = re.search(r"Key (\S+) not found in checkpoint", text)
+    if key is not None:
+        what = f"it holds no value for {key.group(1)}"
+        if key.group(1).startswith("train_iterator/"):
+            what += f" (the position in the training data: {_DATA_FED_OTHERWISE})"
+        return what
+    if "Failed to restore dataset iterator" in text:
+        return f"its position in the training data was saved for another input pipeline: {_DATA_FED_OTHERWISE}"
+    return None
 
 
 class _Corrupt(Exception):
