@@ -113,6 +113,16 @@ def test_resume_refuses_changes_that_do_not_fit_the_checkpoint(tmp_path: Path) -
         line = result.stderr.strip().splitlines()[-1]
         assert "cannot change when resuming" in line and culprit in line
     assert (out / "trainer_params.json").read_bytes() == before
+    # a data flag that the saved data position does not fit: refused by the checkpoint, and the run's params
+    # file stays as it was (it was rewritten before the restore, and every later resume then failed alike)
+    result = cli("tfaip-resume-training", str(out), "--train.shuffle_buffer_size", "10", "--trainer.epochs", "2")
+    assert result.returncode == 1, result.stderr
+    line = result.stderr.strip().splitlines()[-1]
+    assert "does not match the run: its position in the training data was saved for another input pipeline" in line
+    assert (out / "trainer_params.json").read_bytes() == before
+    result = cli("tfaip-resume-training", str(out), "--trainer.epochs", "2")
+    assert result.returncode == 0, result.stderr
+    assert json.loads((out / "trainer_params.json").read_text())["epochs"] == 2  # a resume's flags, once it restored
     result = cli("tfaip-resume-training", str(tmp_path / "nothing"))
     assert result.returncode == 2 and "is not a run directory" in result.stderr
 

@@ -55,7 +55,8 @@ def train(scenario_cls: Type[ScenarioBase], params: TrainerParams, resume: bool 
         if resume and run_dir.chief and not holds_checkpoint(run_dir.path):
             raise ConfigError(no_checkpoint_message(run_dir.output_dir))
         handler = _log_to(run_dir)
-        run_dir.write_json(run_dir.params_file, params.to_dict())  # type: ignore[attr-defined]
+        if not resume:  # a resumed run's file changes only once its checkpoint is restored (Trainer.fit)
+            run_dir.write_json(run_dir.params_file, params.to_dict())  # type: ignore[attr-defined]
         log.info(
             "%s %s (%s) in %s",
             "Resuming" if resume else "Training",

@@ -94,6 +94,9 @@ class Trainer:
             cleanup.callback(self._release_train_iterator)
             callbacks.set_trainer(self)
             self._restore(callbacks)  # the newest checkpoint, or else warm start
+            # the params in force (a resume's flags included) once they fit the checkpoint: a resume that fails
+            # before here leaves the file as it was, so the next resume is not held to flags that failed
+            self.run_dir.write_json(self.run_dir.params_file, self.params_dict())
 
             logs: Logs = {}
             callbacks.on_train_begin()
