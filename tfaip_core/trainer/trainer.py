@@ -11,6 +11,7 @@ import contextlib
 import math
 import os
 import random
+import time
 from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Tuple
 
 import keras
@@ -49,6 +50,7 @@ from tfaip_core.trainer.precision import precision_policy, with_loss_scaling
 from tfaip_core.trainer.schedule_params import total_training_steps
 from tfaip_core.trainer.scope import trainable_variables
 from tfaip_core.trainer.step import TrainStep, loss_term_names
+from tfaip_core.trainer.steps_per_call import StepsPerCall
 from tfaip_core.util.logging import logger
 from tfaip_core.util.run_dir import RunDirectory
 from tfaip_core.util.stop import check_stop, deferred_stops
@@ -57,7 +59,6 @@ if TYPE_CHECKING:
     from tfaip_core.scenario.scenario_base import ScenarioBase
 
 log = logger("trainer")
-AUTO_STEPS_PER_EXECUTION = 16
 ARCHIVE_FILE = "export.zip"  # --export.archive: the final export with the run's logs
 BEST_STATE_KEY = "BestValue"  # the best monitored value's state among the callback states of a checkpoint
 STOPPED_STATE_KEY = "Stopped"  # whether early stopping ended the run, among the callback states of a checkpoint
@@ -106,8 +107,10 @@ class Trainer:
                 callbacks.on_epoch_begin(epoch)
                 self.step.reset_metrics()
                 while self.step_in_epoch < self.steps_per_epoch and not self._max_steps_reached():
+                    started = time.perf_counter()
                     done, finite = self._train_function(self._train_iterator, tf.constant(self._next_chunk(), tf.int32))
                     self.step_in_epoch += int(done)
+                    self.steps_per_call.record(int(done), time.perf_counter() - started)  # automatic: tuned once
                     if not bool(finite):
                         self._stop_on_non_finite_loss(epoch)
                     callbacks.on_train_batch_end(self.step_in_epoch, LazyLogs(self.step.metric_logs))
@@ -276,7 +279,7 @@ class Trainer:
         val_ds = val_pipeline.dataset()
         self._train_from_tensors = train_pipeline.from_tensors
         self.steps_per_epoch = self._compute_steps_per_epoch(train_pipeline.total_samples)
-        self.steps_per_execution = p.steps_per_execution or min(AUTO_STEPS_PER_EXECUTION, self.steps_per_epoch)
+        self.steps_per_call = StepsPerCall(p.steps_per_execution, self.steps_per_epoch, tune=not p.profile)
         log.info(
             "Training: %s samples a pass, %d steps per epoch; global batch %d (--train.batch_size) = %d per replica "
             "x %d replica(s) on %d worker(s)",
@@ -540,7 +543,7 @@ class Trainer:
 
     def _next_chunk(self) -> int:
         """Steps for the next compiled call: up to the epoch's end, max_steps, or a step-based checkpoint."""
-        n = min(self.steps_per_execution, self.steps_per_epoch - self.step_in_epoch)
+        n = min(self.steps_per_call.value, self.steps_per_epoch - self.step_in_epoch)
         if self.params.max_steps > 0:
             n = min(n, self.params.max_steps - self.global_step)
         until_checkpoint = self._checkpoint_frequency.steps_until_due(self.global_step)
