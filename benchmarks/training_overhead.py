@@ -21,7 +21,8 @@ Usage:
                                            [--epochs 3] [--repeats 2] [--variants framework fit_spe16 ...]
                                            [--json FILE]
 
-`--variants` runs a subset (e.g. `framework fit_spe16`): more rounds of one comparison in the same time.
+`--variants` runs a subset (e.g. `framework fit_spe16`: more rounds of one comparison in the same time) or adds
+`fit_spe128` (`fit` with 128 steps per call, which a small model's best `fit` can be).
 """
 
 from __future__ import annotations
@@ -210,7 +211,9 @@ VARIANTS: Dict[str, Callable[..., Dict]] = {
     "fit": lambda *a: run_fit(*a, spe=1),
     "fit_spe16": lambda *a: run_fit(*a, spe=16),
     "loop": run_loop,
+    "fit_spe128": lambda *a: run_fit(*a, spe=128),  # not run by default: pick it with --variants
 }
+DEFAULT_VARIANTS = ["framework", "fit", "fit_spe16", "loop"]
 
 
 def measure(model: str, batch_size: int, args: argparse.Namespace, data: tuple) -> Dict[str, Dict[str, float]]:
@@ -252,7 +255,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--epochs", type=int, default=3, help="per run; the first is left out (>= 2)")
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument(
-        "--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS), help="a subset, for more rounds"
+        "--variants",
+        nargs="+",
+        default=DEFAULT_VARIANTS,
+        choices=list(VARIANTS),
+        help="which (default: the first four)",
     )
     parser.add_argument("--json", help="also write the results to this JSON file")
     args = parser.parse_args(argv)
@@ -283,6 +290,14 @@ def main(argv: Optional[List[str]] = None) -> int:
             + " | ".join(_fmt(_ratio(times[0], t)) for t in times[1:])
             + " |"
         )
+    others = [v for v in args.variants if v not in ("framework", "fit", "fit_spe16", "loop")]
+    for row in rows:
+        for variant in others:
+            ratio = _ratio(_seconds(row, "framework", "epoch_s"), _seconds(row, variant, "epoch_s"))
+            fastest = _ratio(_seconds(row, "framework", "min_epoch_s"), _seconds(row, variant, "min_epoch_s"))
+            print(
+                f"{row['model']} bs {row['batch_size']}: framework / {variant} {_fmt(ratio)} (fastest {_fmt(fastest)})"
+            )
     if "framework" in args.variants:
         print(
             f"\n{args.samples} samples; framework epoch end (validation of 128 samples, checkpoint, params): "
