@@ -109,8 +109,9 @@ class Trainer:
                 while self.step_in_epoch < self.steps_per_epoch and not self._max_steps_reached():
                     started = time.perf_counter()
                     done, finite = self._train_function(self._train_iterator, tf.constant(self._next_chunk(), tf.int32))
-                    self.step_in_epoch += int(done)
-                    self.steps_per_call.record(int(done), time.perf_counter() - started)  # automatic: tuned once
+                    steps = int(done)  # waits for the call
+                    self.step_in_epoch += steps
+                    self.steps_per_call.record(steps, time.perf_counter() - started)  # automatic: tuned once
                     if not bool(finite):
                         self._stop_on_non_finite_loss(epoch)
                     callbacks.on_train_batch_end(self.step_in_epoch, LazyLogs(self.step.metric_logs))
