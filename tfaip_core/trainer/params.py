@@ -108,7 +108,8 @@ class TrainerParams:
         default=0,
         metadata=pai_meta(
             help="Training steps run inside one compiled call (0: automatic: 16 at first, then as many as take "
-            "about 0.2 s, measured on the first calls; at most the steps of an epoch). Defaults to 0."
+            "about 0.2 s, measured on the first calls; at most the steps of an epoch; 16 while profiling and on "
+            "several workers). Defaults to 0."
         ),
     )
     jit_compile: bool = field(

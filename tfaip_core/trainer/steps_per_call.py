@@ -30,8 +30,8 @@ class StepsPerCall:
     Args:
         fixed: `--trainer.steps_per_execution` (0: automatic).
         steps_per_epoch: An epoch's steps (no call runs more).
-        tune: Whether the automatic choice may change the initial 16 (off e.g. while profiling, which starts and
-            stops at call boundaries).
+        tune: Whether the automatic choice may change the initial 16 (off while profiling, which starts and stops
+            at call boundaries, and on several workers, which must run the same calls).
     """
 
     def __init__(self, fixed: int, steps_per_epoch: int, tune: bool = True) -> None:

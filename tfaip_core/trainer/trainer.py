@@ -280,7 +280,10 @@ class Trainer:
         val_ds = val_pipeline.dataset()
         self._train_from_tensors = train_pipeline.from_tensors
         self.steps_per_epoch = self._compute_steps_per_epoch(train_pipeline.total_samples)
-        self.steps_per_call = StepsPerCall(p.steps_per_execution, self.steps_per_epoch, tune=not p.profile)
+        # not tuned while profiling (the trace starts at call boundaries), nor on several workers: each would time
+        # its own calls, and the workers must run the same calls
+        tune = not p.profile and layout.workers == 1
+        self.steps_per_call = StepsPerCall(p.steps_per_execution, self.steps_per_epoch, tune=tune)
         log.info(
             "Training: %s samples a pass, %d steps per epoch; global batch %d (--train.batch_size) = %d per replica "
             "x %d replica(s) on %d worker(s)",
